@@ -1,0 +1,46 @@
+"""Training objective with a continuous noise level (SR3's scheme, one level per sample)."""
+from __future__ import annotations
+
+import torch
+
+from diffusion.schedule import noise_input
+
+
+def draw_gamma(alpha_bar: torch.Tensor, batch: int, generator: torch.Generator | None = None,
+               device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (t, gamma), each shape (batch,): t uniform in 1..T, gamma uniform in [alpha_bar_t, alpha_bar_{t-1}]."""
+    num_steps = len(alpha_bar) - 1
+    t = torch.randint(1, num_steps + 1, (batch,), generator=generator, device=device)
+    u = torch.rand(batch, generator=generator, device=device, dtype=torch.float64)
+    table = alpha_bar.to(device)
+    gamma = table[t] + u * (table[t - 1] - table[t])
+    return t, gamma
+
+
+def add_noise(x0: torch.Tensor, gamma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Return x_t = sqrt(gamma) x0 + sqrt(1 - gamma) eps; gamma has shape (B,), images (B, C, ...)."""
+    shape = (-1,) + (1,) * (x0.dim() - 1)
+    g = gamma.to(torch.float64).view(shape)  # float64: 1 - gamma loses digits in float32 near gamma = 1
+    return g.sqrt().to(x0.dtype) * x0 + (1 - g).sqrt().to(x0.dtype) * eps
+
+
+def predict_x0(x_t: torch.Tensor, gamma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Return the x0 implied by x_t and a noise estimate (add_noise solved for x0)."""
+    shape = (-1,) + (1,) * (x_t.dim() - 1)
+    g = gamma.to(torch.float64).view(shape)
+    return ((x_t.double() - (1 - g).sqrt() * eps.double()) / g.sqrt()).to(x_t.dtype)
+
+
+def diffusion_loss(net, x0: torch.Tensor, cond: torch.Tensor, alpha_bar: torch.Tensor,
+                   generator: torch.Generator | None = None, norm: str = "l1") -> torch.Tensor:
+    """Return the per-sample loss, shape (B,): mean |net(x_t, cond, s) - eps|^p over pixels.
+
+    x0, cond: (B, 1, H, W) normalised HR target and upsampled condition.
+    """
+    batch = x0.shape[0]
+    _, gamma = draw_gamma(alpha_bar, batch, generator, x0.device)
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    x_t = add_noise(x0, gamma, eps)
+    eps_pred = net(x_t, cond, noise_input(gamma)).float()
+    error = (eps_pred - eps).abs() if norm == "l1" else (eps_pred - eps) ** 2
+    return error.flatten(1).mean(dim=1)

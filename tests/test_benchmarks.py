@@ -1,0 +1,87 @@
+"""Smoke runs of every benchmark at tiny sizes: each exits 0 and writes its JSON and PNG. No timing checks."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import train
+from benchmarks import macs, quality_vs_steps, sample_speed, train_speed
+from benchmarks.common import run_benchmark
+from datasets.dat_io import write_dat
+from tests.conftest import TINY_MODEL
+
+
+def run(module, argv: list[str]) -> int:
+    return run_benchmark(module.main, argv, module.__doc__.splitlines()[0], module.add_flags)
+
+
+def read_json(path) -> dict:
+    assert path.exists(), path
+    assert path.with_suffix(".png").exists()
+    return json.loads(path.read_text())
+
+
+def test_train_speed(toy_data, tmp_path):
+    out = tmp_path / "bench"
+    argv = toy_data + TINY_MODEL + ["run.device=cpu", "train.batch_size=2", "--patches", "16,32",
+                                    "--steps", "2", "--warmup", "1", "--label", "tiny", "--out", str(out)]
+    assert run(train_speed, argv) == 0
+    assert run(train_speed, argv[:-4] + ["--patches", "32", "--label", "other", "--out", str(out)]) == 0
+    result = read_json(out / "train_speed.json")
+    assert [(r["label"], r["patch"]) for r in result["rows"]] == [("tiny", 16), ("tiny", 32), ("other", 32)]
+    assert all(r["n_measured"] == 2 and 0 <= r["data_share"] <= 1 for r in result["rows"])
+    assert result["data"].startswith("8 pairs from")
+
+
+def test_sample_speed(toy_data, tmp_path):
+    field = tmp_path / "field" / "tiny_40x24.dat"  # 40 traces x 24 samples: tiled at 32 px after x2
+    write_dat(field, np.random.default_rng(0).standard_normal((24, 40)).astype(np.float32))
+    argv = toy_data + TINY_MODEL + ["run.device=cpu", "sampling.tile_size=32", "sampling.tile_overlap=8",
+                                    "sampling.batch_size=2", "sampling.steps=2", "--levels", "2,3",
+                                    "--batches", "1,2", "--probe-steps", "1", "--full-limit", "1e-9",
+                                    "--mem-sizes", "16x16", "--field", str(field)]
+    assert run(sample_speed, argv) == 0
+    result = read_json(tmp_path / "run" / "bench" / "sample_speed.json")
+    assert [(r["kind"], r["levels"]) for r in result["levels"]] == [("image", 2), ("image", 3), ("field", 2),
+                                                                    ("field", 3)]
+    assert all(r["how"].startswith("scaled") for r in result["levels"])
+    assert [r["tile"] for r in result["memory"]] == [0, 32]
+    assert len(result["batches"]) == 2 and len(result["outside_network"]) == 4
+
+
+def test_quality_vs_steps(tiny_cfg, toy_data, tmp_path):
+    train.main(tiny_cfg)
+    argv = toy_data + TINY_MODEL + ["run.device=cpu", "sampling.batch_size=2", "--n-files", "2",
+                                    "--levels", "1,2", "--spacings", "log", "--etas", "0,1",
+                                    "--k", "2", "--k-levels", "2"]
+    assert run(quality_vs_steps, argv) == 0
+    result = read_json(tmp_path / "run" / "bench" / "quality_vs_steps.json")
+    assert len(result["rows"]) == 2 * 2 and result["n_files"] == 2
+    methods = [b["method"] for b in result["baselines"]]
+    assert methods == ["bicubic"] + ["single sample, log", "mean of 2 samples, log"] * 2
+    assert all(np.isfinite(r["psnr"]) for r in result["rows"] + result["baselines"])
+
+
+def test_macs(toy_data, tmp_path):
+    argv = toy_data + TINY_MODEL + ["run.device=cpu", "--size", "32", "--repeats", "1", "--matmul", "64"]
+    assert run(macs, argv) == 0
+    (row,) = read_json(tmp_path / "run" / "bench" / "macs.json")["rows"]
+    assert row["gmacs"] > 0 and row["gmacs_conv"] > row["gmacs_linear"] > 0
+
+
+def test_mac_count_of_one_conv():
+    import torch
+    from torch import nn
+
+    class OneConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3, padding=1, groups=2)
+
+        def forward(self, x_t, cond, s):
+            return self.conv(torch.cat([x_t, cond], 1))
+
+    x = torch.zeros(1, 1, 5, 7)
+    # 4 out channels x 35 pixels x (2 / 2 groups) x 9 taps
+    assert macs.count_macs(OneConv(), x, x, torch.zeros(1)) == {"conv": 4 * 35 * 9, "linear": 0}

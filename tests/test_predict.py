@@ -1,0 +1,238 @@
+"""Prediction: batch independence, seeding, tiling and blending of the noise estimate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from diffusion.schedule import gamma_from_noise_input, make_alpha_bar, make_betas, sampling_gammas
+from models.unet import UNet
+from utils.config import load_config
+from utils.predict import blend_window, file_seed, make_net_fn, super_resolve, tile_starts, tiled
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def unet_fn():
+    """A tiny U-Net whose zero-initialised convs get small random weights, so eps is not trivially 0."""
+    torch.manual_seed(0)
+    net = UNet(base_channels=8, channel_mults=[1, 2], num_res_blocks=1, dropout=0.0, norm_groups=4).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.Conv2d) and not module.weight.any():
+                module.weight.copy_(0.07 * torch.randn(module.weight.shape, generator=g))
+                module.bias.copy_(0.07 * torch.randn(module.bias.shape, generator=g))
+    return make_net_fn(net, CPU, "fp32")
+
+
+@pytest.fixture(scope="module")
+def net_fn(unet_fn):
+    """The random U-Net as an x0 predictor around the condition: x0_hat = cond - unet(x_t, cond, s).
+
+    A bare random net predicts eps far from the truth, so x0_hat = (x_t - sqrt(1 - g) eps) / sqrt(g)
+    is amplified ~150x at the noisiest level and the samples reach hundreds of units, where 1e-5
+    would be below float32 resolution. Written as an eps prediction, this stays of order one, and
+    every output pixel still depends on the U-Net (and so on batch composition, noise and seed).
+    """
+    def fn(x_t, cond, s):
+        g = gamma_from_noise_input(s).float().view(-1, 1, 1, 1)
+        x0_hat = cond - unet_fn(x_t, cond, s)
+        return (x_t - g.sqrt() * x0_hat) / (1 - g).sqrt()
+    return fn
+
+
+@pytest.fixture(scope="module")
+def data_cfg():
+    return load_config(None, []).data
+
+
+@pytest.fixture(scope="module")
+def gammas():
+    return sampling_gammas(make_alpha_bar(make_betas(1000, "linear", 1e-4, 2e-2)), 4, "log")
+
+
+def sections(n, h=16, w=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal((h, w)).cumsum(0) / np.sqrt(h)).astype(np.float32) for _ in range(n)]
+
+
+def predict(net_fn, data_cfg, gammas, lrs, names, seed=0, batch=1, tile=0, overlap=0, eta=1.0):
+    return super_resolve(net_fn, lrs, names, data_cfg, gammas, eta=eta, clip_x0=0.0, base_seed=seed,
+                         device=CPU, batch=batch, tile=tile, overlap=overlap)
+
+
+def test_a_section_alone_equals_the_same_section_in_a_batch(net_fn, data_cfg, gammas):
+    lrs = sections(3)
+    names = ["a", "b", "c"]
+    together = predict(net_fn, data_cfg, gammas, lrs, names, batch=3)
+    alone = predict(net_fn, data_cfg, gammas, [lrs[1]], ["b"], batch=3)
+    assert together[1].shape == (32, 32)
+    np.testing.assert_allclose(alone[0], together[1], rtol=0, atol=1e-5)
+    # batch order does not matter either: results come back in input order
+    reordered = predict(net_fn, data_cfg, gammas, lrs[::-1], names[::-1], batch=2)
+    for k in range(3):
+        np.testing.assert_allclose(reordered[2 - k], together[k], rtol=0, atol=1e-5)
+    # and the three sections really are different outputs
+    assert not np.allclose(together[0], together[1])
+
+
+def test_same_seed_identical_different_seed_or_name_different(net_fn, data_cfg, gammas):
+    lrs = sections(2)
+    first = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], seed=0, batch=2)
+    again = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], seed=0, batch=2)
+    for x, y in zip(first, again):
+        assert np.array_equal(x, y)
+    other_seed = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], seed=1, batch=2)
+    other_name = predict(net_fn, data_cfg, gammas, lrs, ["a2", "b"], seed=0, batch=2)
+    for k in range(2):
+        assert np.abs(other_seed[k] - first[k]).max() > 1e-3
+    assert np.abs(other_name[0] - first[0]).max() > 1e-3
+    np.testing.assert_allclose(other_name[1], first[1], rtol=0, atol=1e-5)
+
+
+def test_eta0_does_not_depend_on_later_noise_draws(net_fn, data_cfg, gammas):
+    """With eta = 0 only the starting noise is random: a given seed still fixes the output."""
+    lrs = sections(1)
+    first = predict(net_fn, data_cfg, gammas, lrs, ["a"], eta=0.0)
+    np.testing.assert_array_equal(first[0], predict(net_fn, data_cfg, gammas, lrs, ["a"], eta=0.0)[0])
+    assert np.abs(first[0] - predict(net_fn, data_cfg, gammas, lrs, ["a"], seed=3, eta=0.0)[0]).max() > 1e-3
+
+
+def test_prediction_is_in_the_input_amplitude_units(net_fn, data_cfg, gammas):
+    """Sections are normalised by their own LR statistics: scaling and shifting the input does the same to the output."""
+    lr = sections(1)[0]
+    base = predict(net_fn, data_cfg, gammas, [lr], ["a"])[0]
+    scaled = predict(net_fn, data_cfg, gammas, [(1000 * lr + 50).astype(np.float32)], ["a"])[0]
+    np.testing.assert_allclose(scaled, 1000 * base + 50, rtol=0, atol=1e-3 * 1000 * np.abs(base).max())
+
+
+def test_file_seed_depends_on_base_seed_and_name_only():
+    assert file_seed(0, "a") == file_seed(0, "a")
+    assert len({file_seed(0, "a"), file_seed(1, "a"), file_seed(0, "b")}) == 3
+    assert 0 <= file_seed(2**40, "x" * 100) < 2**63
+
+
+# ---------------------------------------------------------------- tiles
+
+@pytest.mark.parametrize("size,tile,overlap", [(100, 32, 8), (64, 32, 8), (33, 32, 0), (1000, 256, 64),
+                                               (257, 256, 64), (32, 32, 8), (10, 32, 8), (90, 32, 16)])
+def test_tile_starts_cover_the_axis_with_the_overlap(size, tile, overlap):
+    starts = tile_starts(size, tile, overlap)
+    assert starts[0] == 0
+    if size <= tile:
+        assert starts == [0]
+        return
+    assert starts[-1] + tile == size
+    assert all(b > a for a, b in zip(starts, starts[1:])), "strictly increasing, no duplicates"
+    assert all(a + tile - b >= overlap for a, b in zip(starts, starts[1:])), "neighbours share >= overlap"
+    covered = np.zeros(size, bool)
+    for s in starts:
+        covered[s:s + tile] = True
+    assert covered.all()
+
+
+def weight_map(height, width, tile, overlap):
+    """The total blend weight per pixel, built as `tiled` builds it."""
+    total = np.zeros((height, width))
+    th, tw = min(tile, height), min(tile, width)
+    for r in tile_starts(height, tile, overlap):
+        for c in tile_starts(width, tile, overlap):
+            w = torch.outer(blend_window(th, overlap, r == 0, r + th == height),
+                            blend_window(tw, overlap, c == 0, c + tw == width))
+            total[r:r + th, c:c + tw] += w.numpy()
+    return total
+
+
+@pytest.mark.parametrize("shape,tile,overlap", [((50, 70), 32, 8), ((64, 96), 32, 16), ((40, 33), 32, 0),
+                                                ((20, 100), 32, 8)])
+def test_every_pixel_has_positive_blend_weight(shape, tile, overlap):
+    total = weight_map(*shape, tile, overlap)
+    assert total.min() >= 0.5
+    window = blend_window(tile, overlap, False, False)
+    assert (window > 0).all() and window.max() <= 1
+
+
+def test_blend_window_ramps_only_at_interior_edges():
+    w = blend_window(10, 3, at_start=True, at_end=False)
+    assert (w[:7] == 1).all() and (w[7:] < 1).all() and (torch.diff(w[6:]) < 0).all()
+    assert torch.equal(blend_window(10, 3, True, True), torch.ones(10, dtype=torch.float64))
+    # complementary ramps of two neighbours sum to one across an overlap of exactly `ramp`
+    rise, fall = blend_window(6, 3, False, True)[:3], blend_window(6, 3, True, False)[3:]
+    torch.testing.assert_close(rise + fall, torch.ones(3, dtype=torch.float64))
+
+
+class Pointwise(nn.Module):
+    """A 1x1-conv stand-in: eps at a pixel depends only on that pixel (and s)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, 1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([[[[0.7]], [[-1.3]]]]))
+            self.conv.bias.fill_(0.2)
+
+    def forward(self, x_t, cond, s):
+        return self.conv(torch.cat([cond, x_t], 1)) + 0.1 * s.view(-1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("shape,tile,overlap,batch", [((50, 70), 32, 8, 4), ((64, 96), 32, 16, 1),
+                                                      ((40, 33), 32, 0, 3)])
+def test_tiled_equals_untiled_for_a_pointwise_net(shape, tile, overlap, batch):
+    g = torch.Generator().manual_seed(0)
+    x_t = torch.randn((2, 1, *shape), generator=g)
+    cond = torch.randn((2, 1, *shape), generator=g)
+    s = torch.tensor([-3.0, 4.0])  # distinct per item: checks the s of each crop lines up
+    net = Pointwise()
+    calls = []
+
+    def counting(x, c, s_):
+        calls.append(x.shape[0])
+        return net(x, c, s_)
+
+    with torch.no_grad():
+        whole = net(x_t, cond, s)
+        blended = tiled(counting, tile, overlap, batch)(x_t, cond, s)
+    assert blended.shape == whole.shape and blended.dtype == torch.float32
+    assert torch.isfinite(blended).all()
+    assert torch.equal(blended, whole)
+    n_tiles = len(tile_starts(shape[0], tile, overlap)) * len(tile_starts(shape[1], tile, overlap))
+    assert sum(calls) == 2 * n_tiles and max(calls) <= 2 * batch
+
+
+def test_tiled_passes_small_inputs_straight_through(unet_fn):
+    g = torch.Generator().manual_seed(0)
+    x_t, cond = torch.randn((2, 1, 32, 24), generator=g), torch.randn((2, 1, 32, 24), generator=g)
+    s = torch.tensor([0.0, 1.0])
+    with torch.no_grad():
+        assert torch.equal(tiled(unet_fn, 32, 8, 2)(x_t, cond, s), unet_fn(x_t, cond, s))
+        assert torch.equal(tiled(unet_fn, 0, 0, 2)(x_t, cond, s), unet_fn(x_t, cond, s))
+
+
+def test_tiled_unet_eps_is_finite_and_close_to_untiled(unet_fn):
+    g = torch.Generator().manual_seed(1)
+    x_t, cond = torch.randn((1, 1, 48, 80), generator=g), torch.randn((1, 1, 48, 80), generator=g)
+    s = torch.tensor([0.5])
+    with torch.no_grad():
+        whole = unet_fn(x_t, cond, s)
+        blended = tiled(unet_fn, 32, 8, 4)(x_t, cond, s)
+    assert blended.shape == whole.shape and torch.isfinite(blended).all()
+    assert whole.std() > 1e-3
+    # tiles see less context (and their own GroupNorm statistics), but the estimate stays close
+    relative = ((blended - whole).norm() / whole.norm()).item()
+    assert relative < 0.5
+
+
+def test_super_resolve_mixes_tiled_and_whole_sections_in_input_order(net_fn, data_cfg, gammas):
+    rng = np.random.default_rng(2)
+    lrs = [rng.standard_normal(shape).astype(np.float32) for shape in [(16, 16), (24, 40), (16, 16), (12, 20)]]
+    names = ["p", "q", "r", "s"]
+    out = predict(net_fn, data_cfg, gammas, lrs, names, batch=2, tile=32, overlap=8)
+    assert [o.shape for o in out] == [(2 * h, 2 * w) for h, w in (lr.shape for lr in lrs)]
+    assert all(np.isfinite(o).all() for o in out)
+    alone = predict(net_fn, data_cfg, gammas, [lrs[1]], ["q"], batch=2, tile=32, overlap=8)
+    np.testing.assert_allclose(alone[0], out[1], rtol=0, atol=1e-5)
+    small_alone = predict(net_fn, data_cfg, gammas, [lrs[2]], ["r"], batch=2, tile=32, overlap=8)
+    np.testing.assert_allclose(small_alone[0], out[2], rtol=0, atol=1e-5)

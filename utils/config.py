@@ -1,0 +1,374 @@
+"""One typed config object, read from configs/config.yaml, a partial YAML on top, then key=value overrides.
+
+Layering: configs/config.yaml holds every key and its default. `--config FILE` may name a
+partial YAML whose keys replace those defaults (configs/quick.yaml is one). Dotted overrides
+such as `train.max_steps=2` come last; their values are parsed as YAML scalars or lists.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from utils.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "config.yaml"
+
+
+@dataclass
+class RunConfig:
+    dir: str  # folder that receives everything a run writes: checkpoints, logs, split, samples, eval
+    seed: int  # seed of training randomness (weights, patches, noise)
+    device: str  # auto | cpu | cuda | cuda:N
+    deterministic: bool  # ask torch for deterministic kernels (slower on GPU)
+
+
+@dataclass
+class DataConfig:
+    lr_dir: str  # folder of low-resolution noisy inputs, <stem>.dat, trace-major (traces, samples)
+    hr_dir: str  # folder of high-resolution clean targets with the same stems
+    field_dir: str  # folder of field sections <name>_<traces>x<samples>.dat (or .npy) for sample.py
+    lr_shape: list[int]  # on-disk shape of an LR file: [traces, samples]
+    hr_shape: list[int]  # on-disk shape of an HR file: [traces, samples]; must be 2 x lr_shape
+    split: list[float]  # fractions of stems for [train, val, test]; must sum to 1
+    split_seed: int  # seed of the stem shuffle behind split.json
+    source: str  # pairs: read LR from lr_dir | degrade: make LR from HR on the fly (paper's F_cor)
+    generate_if_missing: bool  # train.py writes the synthetic set first when lr_dir/hr_dir are empty
+    normalization: str  # zscore (clipped at zscore_clip sigma) | minmax (to [-1, 1]); stats from LR only
+    zscore_clip: float  # clip normalised values at this many LR standard deviations
+    upsample_modes: list[str]  # condition interpolation; training draws among these, inference uses the first
+    patch_size: int  # training patch side on the HR grid, in samples
+    augment: bool  # random flips and rot90 of training patches
+
+
+@dataclass
+class DegradationConfig:
+    noise_std: list[float]  # [min, max] std of white noise, as a fraction of the LR signal std
+    colored_noise_std: list[float]  # [min, max] std of band-limited noise, fraction of LR signal std
+    colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of Nyquist
+    antialias: bool  # low-pass before x2 decimation
+
+
+@dataclass
+class SyntheticConfig:
+    n_pairs: int  # number of LR/HR pairs written by python -m datasets.synthetic
+    seed: int  # generator seed; same seed, same files
+    dt: float  # HR time sample interval in seconds
+    hr_peak_freq: list[float]  # [min, max] Ricker peak frequency of HR sections, Hz
+    lr_freq_ratio: list[float]  # [min, max] LR peak frequency as a fraction of HR's
+    n_reflectors: list[int]  # [min, max] reflecting interfaces per section
+    fold_amplitude: list[float]  # [min, max] fold amplitude in HR samples
+    n_faults: list[int]  # [min, max] faults per section
+    fault_throw: list[float]  # [min, max] fault throw in HR samples
+    noise_std: list[float]  # [min, max] white noise std, fraction of LR signal std
+    colored_noise_std: list[float]  # [min, max] band-limited noise std, fraction of LR signal std
+    colored_band: list[float]  # [low, high] coloured-noise pass band, fraction of LR Nyquist
+
+
+@dataclass
+class ModelConfig:
+    dims: int  # spatial dimensions of the convolutions (2; 3 builds the same net with Conv3d)
+    base_channels: int  # channels of the first level
+    channel_mults: list[int]  # channel multiplier per level; the net downsamples 2^(levels-1) times
+    num_res_blocks: int  # residual blocks per level
+    dropout: float  # dropout inside residual blocks
+    norm_groups: int  # GroupNorm groups (reduced to a divisor of each width)
+
+
+@dataclass
+class DiffusionConfig:
+    num_steps: int  # T, the number of discrete noise levels
+    beta_schedule: str  # linear | cosine
+    beta_start: float  # beta_1 of the linear schedule
+    beta_end: float  # beta_T of the linear schedule
+    loss: str  # l1 | l2, norm of (predicted noise - true noise)
+    eps_skip: bool  # noise predictor carries x_t through a sqrt(1-gamma) skip (diffusion/noise_predictor.py)
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int  # patches per step (per process under torchrun)
+    lr: float  # Adam learning rate
+    warmup_steps: int  # linear learning-rate warm-up
+    max_steps: int  # optimiser steps in total
+    grad_clip: float  # max global grad norm; 0 disables
+    ema_decay: float  # EMA of the weights used for validation and sampling
+    precision: str  # fp32 | bf16 | fp16 (autocast on CUDA; CPU always runs fp32)
+    channels_last: bool  # NHWC memory layout on CUDA
+    compile: bool  # torch.compile the network
+    log_every: int  # steps between loss log lines
+    ckpt_every: int  # steps between checkpoints
+    keep_checkpoints: int  # newest step checkpoints kept besides last.pt
+    val_every: int  # steps between validation sampling runs; 0 disables
+    val_images: int  # held-out images sampled at each validation
+    val_steps: int  # DDIM steps used for validation samples
+    resume: str  # auto: continue from run.dir/checkpoints/last.pt if present | never
+
+
+@dataclass
+class SamplingConfig:
+    input: str  # test: held-out pairs from split.json | field: sections in data.field_dir
+    steps: int  # L, DDIM steps
+    spacing: str  # log | linear | quadratic spacing of the L levels over 1..T
+    eta: float  # 0: deterministic DDIM, 1: DDPM-like ancestral noise
+    clip_x0: float  # clip the predicted x0 to +-clip_x0 (normalised units); 0 disables
+    batch_size: int  # images or tiles per network call
+    use_ema: bool  # sample with EMA weights
+    seed: int  # base seed; each file gets its own generator derived from it and its name
+    tile_size: int  # field tiles on the HR grid, in samples; 0 runs whole sections
+    tile_overlap: int  # overlap between neighbouring tiles, in HR samples
+    overwrite: bool  # re-make predictions that already exist
+    grid_files: int  # files shown in the sample grid PNG
+    checkpoint: str  # path of the checkpoint; empty means run.dir/checkpoints/last.pt
+
+
+@dataclass
+class EvalConfig:
+    dt: float  # default time sample interval (s) of HR data, for spectra
+    field_dt: dict[str, float]  # per-field-file sample interval (s) of the input, by name
+    field_transpose: dict[str, bool]  # per-field-file: false for sections stored (samples, traces)
+    max_freq: float  # upper frequency (Hz) of spectral plots
+
+
+@dataclass
+class Config:
+    run: RunConfig
+    data: DataConfig
+    degradation: DegradationConfig
+    synthetic: SyntheticConfig
+    model: ModelConfig
+    diffusion: DiffusionConfig
+    train: TrainConfig
+    sampling: SamplingConfig
+    eval: EvalConfig
+
+
+def _all_keys(raw: dict) -> list[str]:
+    return [f"{s}.{k}" for s, sec in raw.items() if isinstance(sec, dict) for k in sec]
+
+
+def _unknown_key_error(key: str, known: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return ConfigError(f"{where}: unknown config key '{key}'{hint}")
+
+
+def _merge(base: dict, layer: dict, where: str) -> None:
+    known = _all_keys(base)
+    for section, values in (layer or {}).items():
+        if section not in base:
+            raise _unknown_key_error(section, list(base), where)
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: '{section}' must be a mapping of keys, got {values!r}")
+        for key, value in values.items():
+            if key not in base[section]:
+                raise _unknown_key_error(f"{section}.{key}", known, where)
+            base[section][key] = value
+
+
+def parse_override(text: str) -> tuple[str, str, object]:
+    """Split 'section.key=value' into (section, key, YAML-parsed value)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like section.key=value")
+    dotted, raw_value = text.split("=", 1)
+    if dotted.count(".") != 1:
+        raise ConfigError(f"override '{text}': key must be section.key, e.g. train.max_steps=2")
+    section, key = dotted.strip().split(".")
+    try:
+        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+    except yaml.YAMLError:
+        value = raw_value
+    return section, key, value
+
+
+def _type_name(annotation) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _coerce(value, annotation, key: str):
+    """Return value checked against annotation (int is accepted where float is expected)."""
+    origin = typing.get_origin(annotation)
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
+            return float(value)  # YAML 1.1 (PyYAML) reads 3e-4 as a string
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation in (str, bool):
+        if isinstance(value, annotation):
+            return value
+    elif origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if isinstance(value, list):
+            return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
+    elif origin is dict:
+        key_type, value_type = typing.get_args(annotation)
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return {str(k): _coerce(v, value_type, f"{key}.{k}") for k, v in value.items()}
+    elif origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            if option is type(None) and value is None:
+                return None
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+    expected = _type_name(annotation)
+    raise ConfigError(f"config key '{key}' expects {expected}, got {value!r}")
+
+
+def _build(raw: dict, where: str) -> Config:
+    hints = typing.get_type_hints(Config)
+    sections = {}
+    for name, section_type in hints.items():
+        values = raw.get(name)
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: section '{name}' is missing")
+        field_hints = typing.get_type_hints(section_type)
+        kwargs = {}
+        for key, annotation in field_hints.items():
+            if key not in values:
+                raise ConfigError(f"{where}: key '{name}.{key}' is missing")
+            kwargs[key] = _coerce(values[key], annotation, f"{name}.{key}")
+        sections[name] = section_type(**kwargs)
+    return Config(**sections)
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {str(err).splitlines()[0]}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of sections")
+    return data
+
+
+def load_config(config_path: str | None = None, overrides: list[str] = ()) -> Config:
+    """Return the validated Config: defaults, then the optional partial YAML, then overrides."""
+    raw = _read_yaml(DEFAULT_CONFIG)
+    if config_path and Path(config_path).resolve() != DEFAULT_CONFIG:
+        _merge(raw, _read_yaml(Path(config_path)), config_path)
+    for text in overrides:
+        section, key, value = parse_override(text)
+        _merge(raw, {section: {key: value}}, "override")
+    cfg = _build(raw, "config")
+    validate(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(data: dict) -> Config:
+    """Rebuild a Config saved by config_to_dict (for example from a checkpoint)."""
+    return _build(data, "stored config")
+
+
+def _choice(key: str, value, options) -> None:
+    if value not in options:
+        raise ConfigError(f"config key '{key}' must be one of {list(options)}, got {value!r}")
+
+
+def _check(ok: bool, key: str, expected: str, value) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' must be {expected}, got {value!r}")
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError naming the first key whose value is out of range."""
+    d, m, df, t, s, syn, deg = (cfg.data, cfg.model, cfg.diffusion, cfg.train, cfg.sampling,
+                                cfg.synthetic, cfg.degradation)
+    _check(cfg.run.dir.strip() != "", "run.dir", "a folder path", cfg.run.dir)
+    _check(cfg.run.device in ("auto", "cpu", "cuda") or cfg.run.device.startswith("cuda:"),
+           "run.device", "auto, cpu, cuda or cuda:N", cfg.run.device)
+    for key, shape in (("data.lr_shape", d.lr_shape), ("data.hr_shape", d.hr_shape)):
+        _check(len(shape) == 2 and min(shape) > 0, key, "two positive sizes [traces, samples]", shape)
+    _check(d.hr_shape == [2 * n for n in d.lr_shape], "data.hr_shape", "twice data.lr_shape", d.hr_shape)
+    _check(len(d.split) == 3 and min(d.split) >= 0 and abs(sum(d.split) - 1) < 1e-6,
+           "data.split", "three non-negative fractions summing to 1", d.split)
+    _choice("data.source", d.source, ("pairs", "degrade"))
+    _choice("data.normalization", d.normalization, ("zscore", "minmax"))
+    _check(d.zscore_clip > 0, "data.zscore_clip", "> 0", d.zscore_clip)
+    _check(len(d.upsample_modes) > 0, "data.upsample_modes", "a non-empty list", d.upsample_modes)
+    for mode in d.upsample_modes:
+        _choice("data.upsample_modes", mode, ("bicubic", "bilinear", "nearest"))
+    factor = 2 ** (len(m.channel_mults) - 1)
+    _check(d.patch_size > 0 and d.patch_size % max(factor, 2) == 0, "data.patch_size",
+           f"a positive multiple of {max(factor, 2)} (the U-Net's downsampling factor)", d.patch_size)
+    _check(d.patch_size <= min(d.hr_shape), "data.patch_size",
+           f"at most the HR image side {min(d.hr_shape)}", d.patch_size)
+    for key, pair in (("degradation.noise_std", deg.noise_std),
+                      ("degradation.colored_noise_std", deg.colored_noise_std),
+                      ("synthetic.noise_std", syn.noise_std),
+                      ("synthetic.colored_noise_std", syn.colored_noise_std),
+                      ("synthetic.hr_peak_freq", syn.hr_peak_freq),
+                      ("synthetic.lr_freq_ratio", syn.lr_freq_ratio),
+                      ("synthetic.n_reflectors", syn.n_reflectors),
+                      ("synthetic.fold_amplitude", syn.fold_amplitude),
+                      ("synthetic.n_faults", syn.n_faults),
+                      ("synthetic.fault_throw", syn.fault_throw)):
+        _check(len(pair) == 2 and 0 <= pair[0] <= pair[1], key, "[min, max] with 0 <= min <= max", pair)
+    for key, band in (("degradation.colored_band", deg.colored_band),
+                      ("synthetic.colored_band", syn.colored_band)):
+        _check(len(band) == 2 and 0 <= band[0] < band[1] <= 1, key, "[low, high] within [0, 1]", band)
+    _check(syn.n_pairs > 0, "synthetic.n_pairs", "> 0", syn.n_pairs)
+    _check(syn.dt > 0, "synthetic.dt", "> 0", syn.dt)
+    _check(syn.seed >= 0, "synthetic.seed", ">= 0", syn.seed)
+    _check(syn.hr_peak_freq[0] > 0, "synthetic.hr_peak_freq", "positive frequencies", syn.hr_peak_freq)
+    _check(syn.lr_freq_ratio[0] > 0, "synthetic.lr_freq_ratio", "positive ratios", syn.lr_freq_ratio)
+    _check(m.dims in (2, 3), "model.dims", "2 or 3", m.dims)
+    _check(m.base_channels > 0, "model.base_channels", "> 0", m.base_channels)
+    _check(len(m.channel_mults) > 0 and min(m.channel_mults) > 0, "model.channel_mults",
+           "a non-empty list of positive integers", m.channel_mults)
+    _check(m.num_res_blocks > 0, "model.num_res_blocks", "> 0", m.num_res_blocks)
+    _check(0 <= m.dropout < 1, "model.dropout", "in [0, 1)", m.dropout)
+    _check(m.norm_groups > 0, "model.norm_groups", "> 0", m.norm_groups)
+    _check(df.num_steps > 1, "diffusion.num_steps", "> 1", df.num_steps)
+    _choice("diffusion.beta_schedule", df.beta_schedule, ("linear", "cosine"))
+    _check(0 < df.beta_start < df.beta_end < 1, "diffusion.beta_end",
+           "above diffusion.beta_start, both in (0, 1)", df.beta_end)
+    _choice("diffusion.loss", df.loss, ("l1", "l2"))
+    _check(t.batch_size > 0, "train.batch_size", "> 0", t.batch_size)
+    _check(t.lr > 0, "train.lr", "> 0", t.lr)
+    _check(t.warmup_steps >= 0, "train.warmup_steps", ">= 0", t.warmup_steps)
+    _check(t.max_steps > 0, "train.max_steps", "> 0", t.max_steps)
+    _check(t.grad_clip >= 0, "train.grad_clip", ">= 0", t.grad_clip)
+    _check(0 <= t.ema_decay < 1, "train.ema_decay", "in [0, 1)", t.ema_decay)
+    _choice("train.precision", t.precision, ("fp32", "bf16", "fp16"))
+    for key in ("log_every", "ckpt_every"):
+        _check(getattr(t, key) > 0, f"train.{key}", "> 0", getattr(t, key))
+    _check(t.keep_checkpoints >= 0, "train.keep_checkpoints", ">= 0", t.keep_checkpoints)
+    _check(t.val_every >= 0, "train.val_every", ">= 0", t.val_every)
+    _check(t.val_images >= 0, "train.val_images", ">= 0", t.val_images)
+    _check(1 <= t.val_steps <= df.num_steps, "train.val_steps",
+           f"in [1, diffusion.num_steps={df.num_steps}]", t.val_steps)
+    _choice("train.resume", t.resume, ("auto", "never"))
+    _choice("sampling.input", s.input, ("test", "field"))
+    _check(1 <= s.steps <= df.num_steps, "sampling.steps",
+           f"in [1, diffusion.num_steps={df.num_steps}]", s.steps)
+    _choice("sampling.spacing", s.spacing, ("log", "linear", "quadratic"))
+    _check(0 <= s.eta <= 1, "sampling.eta", "in [0, 1]", s.eta)
+    _check(s.clip_x0 >= 0, "sampling.clip_x0", ">= 0 (0 disables)", s.clip_x0)
+    _check(s.batch_size > 0, "sampling.batch_size", "> 0", s.batch_size)
+    _check(s.tile_size == 0 or s.tile_size % max(factor, 2) == 0, "sampling.tile_size",
+           f"0 or a multiple of {max(factor, 2)}", s.tile_size)
+    _check(s.tile_size == 0 or 0 <= s.tile_overlap < s.tile_size // 2 + 1, "sampling.tile_overlap",
+           "in [0, tile_size / 2]", s.tile_overlap)
+    _check(s.grid_files >= 0, "sampling.grid_files", ">= 0", s.grid_files)
+    _check(cfg.eval.dt > 0, "eval.dt", "> 0", cfg.eval.dt)
+    _check(cfg.eval.max_freq > 0, "eval.max_freq", "> 0", cfg.eval.max_freq)

@@ -1,0 +1,142 @@
+"""Figures a run leaves behind: loss curve, sample grids, field panels with spectra."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from datasets.dat_io import atomic_write_bytes  # noqa: E402
+from utils.metrics import amplitude_spectrum  # noqa: E402
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Save fig as PNG atomically and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def read_log(log_path: str | Path) -> tuple[list[dict], list[dict]]:
+    """Return (loss records, validation records) from a run's log.jsonl."""
+    losses, vals = [], []
+    path = Path(log_path)
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                (vals if "val" in record else losses).append(record)
+    return losses, vals
+
+
+def plot_loss_curve(log_path: str | Path, png_path: str | Path) -> None:
+    """Draw training loss against step, and validation PSNR against bicubic when logged."""
+    losses, vals = read_log(log_path)
+    if not losses:
+        return
+    fig, axes = plt.subplots(1, 2 if vals else 1, figsize=(11 if vals else 6, 3.8), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot([r["step"] for r in losses], [r["loss"] for r in losses], lw=1)
+    ax.set(xlabel="step", ylabel="loss (|eps_pred - eps|)", title="training loss", yscale="log")
+    ax.grid(alpha=0.3)
+    if vals:
+        ax = axes[0, 1]
+        steps = [r["step"] for r in vals]
+        ax.plot(steps, [r["val"]["psnr"] for r in vals], "o-", label="diffusion (EMA)")
+        ax.plot(steps, [r["val"]["bicubic_psnr"] for r in vals], "--", label="bicubic")
+        ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation samples")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    save_figure(fig, png_path)
+
+
+def show_section(ax, section: np.ndarray, title: str, clim: float, cmap: str = "seismic") -> None:
+    """Draw a (time, trace) section with time downwards and symmetric colour limits."""
+    ax.imshow(section, cmap=cmap, vmin=-clim, vmax=clim, aspect="auto", interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_sample_grid(rows: list[dict], png_path: str | Path) -> None:
+    """Draw one row per file: LR | bicubic | prediction | HR | error (prediction - HR).
+
+    Each row dict holds name, lr, bicubic, pred, hr arrays (time, trace) and metrics dicts
+    'pred_metrics' and 'bicubic_metrics'. Colour limits are shared within a row.
+    """
+    if not rows:
+        return
+    fig, axes = plt.subplots(len(rows), 5, figsize=(15, 3.1 * len(rows)), squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        clim = float(np.percentile(np.abs(row["hr"]), 99.5))
+        pm, bm = row["pred_metrics"], row["bicubic_metrics"]
+        show_section(ax_row[0], row["lr"], f"{row['name']} LR input", clim)
+        show_section(ax_row[1], row["bicubic"], f"bicubic {bm['psnr']:.2f} dB / {bm['ssim']:.3f}", clim)
+        show_section(ax_row[2], row["pred"], f"diffusion {pm['psnr']:.2f} dB / {pm['ssim']:.3f}", clim)
+        show_section(ax_row[3], row["hr"], "HR target", clim)
+        show_section(ax_row[4], row["pred"] - row["hr"], "error (pred - HR)", clim)
+    save_figure(fig, png_path)
+
+
+def plot_lr_pred_hr_rows(rows: list[dict], png_path: str | Path) -> Path:
+    """Draw one row per file: LR | prediction | HR with one colour scale per row; return png_path.
+
+    Each row dict holds name, lr, pred, hr arrays (time, trace) and the section_metrics dicts
+    'pred_metrics' (prediction vs HR) and 'bicubic_metrics' (bicubic-upsampled LR vs HR).
+    """
+    if not rows:
+        raise ValueError("no rows to draw: pass at least one file")
+    fig, axes = plt.subplots(len(rows), 3, figsize=(10, 3.1 * len(rows)), squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        clim = float(np.percentile(np.abs(row["hr"]), 99.5))
+        pm, bm = row["pred_metrics"], row["bicubic_metrics"]
+        show_section(ax_row[0], row["lr"], f"{row['name']} LR (bicubic: PSNR {bm['psnr']:.2f} dB, SSIM {bm['ssim']:.3f})",
+                     clim)
+        show_section(ax_row[1], row["pred"], f"prediction: PSNR {pm['psnr']:.2f} dB, SSIM {pm['ssim']:.3f}", clim)
+        show_section(ax_row[2], row["hr"], "HR target", clim)
+    save_figure(fig, png_path)
+    return Path(png_path)
+
+
+def normalised_spectrum(section: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (frequencies in Hz, mean amplitude spectrum along time / its own maximum) of a (time, trace) section."""
+    spectrum = amplitude_spectrum(section)
+    return np.fft.rfftfreq(section.shape[0], d=dt), spectrum / max(spectrum.max(), 1e-30)
+
+
+def plot_field_panel(rows: list[dict], max_freq: float, png_path: str | Path, title: str) -> Path:
+    """Draw one row per field section: original | super-resolved | both spectra up to max_freq Hz; return png_path.
+
+    Each row dict holds name, section (time, trace), pred (2 time, 2 trace) and dt, the input's
+    time sample interval in s. The prediction spans the same duration with twice the samples,
+    so its interval is dt / 2 and both spectra share one frequency axis.
+    """
+    if not rows:
+        raise ValueError("no rows to draw: pass at least one field section")
+    fig, axes = plt.subplots(len(rows), 3, figsize=(14, 3.6 * len(rows) + 0.4), squeeze=False,
+                             layout="constrained", gridspec_kw={"width_ratios": [1, 1, 1.1]})
+    for ax_row, row in zip(axes, rows):
+        section, pred, dt = row["section"], row["pred"], row["dt"]
+        clim = float(np.percentile(np.abs(section), 99))
+        show_section(ax_row[0], section, f"{row['name']} original {section.shape[0]}x{section.shape[1]} "
+                     f"(time x trace), dt {1e3 * dt:g} ms", clim)
+        show_section(ax_row[1], pred, f"super-resolved {pred.shape[0]}x{pred.shape[1]}, dt {1e3 * dt / 2:g} ms", clim)
+        ax = ax_row[2]
+        for label, array, interval in (("original", section, dt), ("super-resolved", pred, dt / 2)):
+            freqs, spectrum = normalised_spectrum(array, interval)
+            keep = freqs <= max_freq
+            ax.plot(freqs[keep], spectrum[keep], label=label)
+        ax.set(xlim=(0, max_freq), xlabel="frequency (Hz)", ylabel="amplitude / its own maximum",
+               title="mean |FFT| along time over traces")
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    save_figure(fig, png_path)
+    return Path(png_path)

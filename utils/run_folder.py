@@ -1,0 +1,74 @@
+"""What a run folder records about itself: resolved config, git commit, package versions, seed."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from datasets.dat_io import atomic_write_bytes
+from utils.config import REPO_ROOT, Config, config_to_dict
+from utils.errors import DataError
+
+PACKAGES = ("torch", "numpy", "scikit-image", "pyyaml", "tqdm", "matplotlib")
+
+
+def format_config(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def refuse_input_folders(out_dir: str | Path, data_cfg) -> None:
+    """Raise if out_dir is, or lies inside, an input data folder: inputs are never written to."""
+    out = Path(out_dir).resolve()
+    for key in ("lr_dir", "hr_dir", "field_dir"):
+        folder = Path(getattr(data_cfg, key)).resolve()
+        if out == folder or folder in out.parents:
+            raise DataError(f"output folder '{out_dir}' is inside data.{key} '{folder}'; "
+                            f"choose a run.dir outside the input data")
+
+
+def prepare_run_dir(run_dir: str | Path) -> Path:
+    """Create run_dir (and check it is writable); raise a one-line error otherwise."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise DataError(f"run.dir '{run_dir}' cannot be written ({err.strerror})") from None
+    return run_dir
+
+
+def record_run(cfg: Config, run_dir: str | Path, script: str) -> None:
+    """Write <script>_config.yaml and <script>_info.json (commit, versions, seed) into run_dir."""
+    run_dir = prepare_run_dir(run_dir)
+    atomic_write_bytes(run_dir / f"{script}_config.yaml", format_config(cfg).encode())
+    info = {"script": script, "git_commit": git_commit(), "seed": cfg.run.seed,
+            "sampling_seed": cfg.sampling.seed, "packages": package_versions()}
+    atomic_write_bytes(run_dir / f"{script}_info.json", json.dumps(info, indent=1).encode())
