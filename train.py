@@ -73,6 +73,29 @@ def learning_rate(step: int, base_lr: float, warmup_steps: int) -> float:
     return base_lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else base_lr
 
 
+def apply_gradients(loss: torch.Tensor, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: torch.amp.GradScaler, grad_clip: float) -> None:
+    """Backpropagate loss and take one optimiser step (loss scaling for fp16, optional clipping)."""
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def update_ema(ema_net: torch.nn.Module, net: torch.nn.Module, step: int, target_decay: float) -> None:
+    """Move the EMA weights towards net's after optimiser step `step` (counted from 1).
+
+    The decay ramps up as (1 + step) / (10 + step) towards target_decay, so that early
+    checkpoints of short runs are not dominated by the initial weights.
+    """
+    decay = min(target_decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        torch._foreach_lerp_(list(ema_net.parameters()), list(net.parameters()), 1 - decay)
+
+
 def validate(ema_net, cfg: Config, val_set: dict, alpha_bar: torch.Tensor, device: torch.device) -> dict:
     """Sample the validation sections with the EMA weights; return mean metrics and bicubic's."""
     gammas = sampling_gammas(alpha_bar, cfg.train.val_steps, cfg.sampling.spacing)
@@ -95,6 +118,8 @@ def main(cfg: Config, args=None) -> torch.nn.Module:
     if dist_info.is_main:
         refuse_input_folders(run_dir, cfg.data)
         prepare_run_dir(ckpt_dir)
+        for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed while writing a checkpoint
+            stale.unlink()
         print(format_config(cfg))
         ensure_training_data(cfg)
     barrier(dist_info)
@@ -185,21 +210,10 @@ def main(cfg: Config, args=None) -> torch.nn.Module:
             loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower train.lr or check the data")
-        scaler.scale(loss).backward()
-
-        # Update weights.
-        scaler.unscale_(optimizer)
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.train.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        # Update weights, then the EMA.
+        apply_gradients(loss, net, optimizer, scaler, cfg.train.grad_clip)
         step += 1
-
-        # Update EMA, with a short warm-up so early checkpoints are not dominated by the initial weights.
-        decay = min(cfg.train.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(list(ema_net.parameters()), list(net.parameters()), 1 - decay)
+        update_ema(ema_net, net, step, cfg.train.ema_decay)
 
         # Log, checkpoint, validate (rank 0 only).
         window.append(loss.item())

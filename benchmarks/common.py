@@ -35,7 +35,7 @@ def run_benchmark(main: Callable, argv: list[str] | None, description: str,
 
     main(cfg, bench_args) then sees the resolved Config and the benchmark's flags.
     """
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--out", default="", help="output folder; default run.dir/bench")
     parser.add_argument("--config", default=None)  # read here for labels, handed back to run_main
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps torch's default")

@@ -1,8 +1,10 @@
-"""Render the field panel (original | super-resolved | spectra) of every real section in data.field_dir.
+"""Field panel (original | super-resolved | spectra) of every real section in data.field_dir, for docs/.
 
-    python -m benchmarks.field_figure [--config PARTIAL.yaml] [--out PNG] [section.key=value ...]
-Predictions come from run.dir/field (sections without one are predicted first, as sample.py
-sampling.input=field would). Refuses to draw the synthetic stand-in: this figure is for docs/.
+    python -m benchmarks.field_figure [--config PARTIAL.yaml] [section.key=value ...] [--label NAME] [--out DIR]
+Writes OUT/field_<label>.png (label: --label, else the --config stem), e.g. --config
+configs/quick.yaml --out docs gives docs/field_quick.png. Predictions come from run.dir/field;
+sections without one are predicted first by sample.py's main (sampling.input=field). Refuses the
+synthetic stand-in the notebook uses when data.field_dir is empty: this figure shows real data.
 """
 from __future__ import annotations
 
@@ -10,37 +12,32 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.common import config_label, output_dir, run_benchmark
 from datasets.dat_io import list_field_files
-from utils.config import Config, load_config
-from utils.errors import DataError, UserError
+from utils.config import Config
+from utils.errors import DataError
 from utils.plots import plot_field_panel
 from utils.views import field_rows
 
 
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--label", default="", help="figure name field_<label>.png; default the --config stem")
+
+
 def render_field_figure(cfg: Config, png_path: str | Path) -> Path:
-    """Draw the field panel of all sections in data.field_dir from run.dir's predictions to png_path; return it."""
+    """Draw the field panel of all sections in data.field_dir, with run.dir's predictions, to png_path; return it."""
     if not list_field_files(cfg.data.field_dir):
         raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no field sections; "
-                        f"point it at the real data (../shared/data/field)")
+                        f"point it at the real data, e.g. data.field_dir=../shared/data/field")
     rows, _ = field_rows(cfg)
-    title = f"field sections, {cfg.run.dir} ({', '.join(r['name'] for r in rows)})"
+    title = f"field sections from {cfg.data.field_dir}, model {cfg.run.dir}"
     return plot_field_panel(rows, cfg.eval.max_freq, png_path, title)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/quick.yaml", help="partial YAML on top of configs/config.yaml")
-    parser.add_argument("--out", default="docs/field_quick.png", help="PNG to write")
-    parser.add_argument("overrides", nargs="*", metavar="section.key=value")
-    args = parser.parse_args(argv)
-    try:
-        png = render_field_figure(load_config(args.config, args.overrides), args.out)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+def main(cfg: Config, bench_args) -> None:
+    png = render_field_figure(cfg, output_dir(cfg, bench_args) / f"field_{config_label(bench_args)}.png")
     print(f"wrote {png}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_benchmark(main, None, __doc__.splitlines()[0], add_flags))

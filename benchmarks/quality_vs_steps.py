@@ -51,10 +51,11 @@ def summary(result: dict, key: str = "pred") -> dict:
 
 
 def plot_quality(rows: list[dict], baselines: list[dict], n_files: int, path) -> None:
-    """PSNR and SSIM against L, one line per spacing/eta; bicubic horizontal; mean-of-K as stars."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    """PSNR, SSIM and LSD against L, one line per spacing/eta; bicubic horizontal; mean-of-K as stars."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.2))
     bicubic = next(b for b in baselines if b["method"] == "bicubic")
-    for metric, ax in zip(("psnr", "ssim"), axes):
+    labels = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lsd": "log-spectral distance (dB), lower is better"}
+    for (metric, ylabel), ax in zip(labels.items(), axes):
         for spacing, eta in sorted({(r["spacing"], r["eta"]) for r in rows}):
             line = sorted((r for r in rows if r["spacing"] == spacing and r["eta"] == eta), key=lambda r: r["levels"])
             ax.plot([r["levels"] for r in line], [r[metric] for r in line], "o-" if eta == 0 else "s--",
@@ -63,7 +64,7 @@ def plot_quality(rows: list[dict], baselines: list[dict], n_files: int, path) ->
         for b in baselines:
             if b["method"].startswith("mean of"):
                 ax.plot([b["levels"]], [b[metric]], "*", ms=12, label=f"{b['method']}, eta={b['eta']:g}")
-        ax.set(xlabel="DDIM steps L", ylabel="PSNR (dB)" if metric == "psnr" else "SSIM", xscale="log",
+        ax.set(xlabel="DDIM steps L", ylabel=ylabel, xscale="log",
                title=f"{metric.upper()} vs steps, first {n_files} test files")
         levels = sorted({r["levels"] for r in rows})
         ax.set_xticks(levels, [str(v) for v in levels])

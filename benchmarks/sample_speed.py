@@ -7,7 +7,7 @@ Everything goes through utils.predict.super_resolve (sample.py's code path) with
 model at random weights (speed does not depend on them), spacing and eta from sampling.*. A
 run of L steps is timed in full when L x (time per step) is below --full-limit seconds;
 otherwise it is --probe-steps steps timed and scaled by L / probe-steps (rows say which).
-Sizes are LR (time x trace); outputs are twice that. Writes OUT/sample_speed.json and .png.
+Sizes are LR (time x trace); outputs are twice that. Writes OUT/sample_speed_<label>.json and .png.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def add_flags(parser) -> None:
     parser.add_argument("--mem-sizes", default="64x64,128x128,200x304,400x608",
                         help="LR sizes (time x trace) for peak memory with and without tiling; '' skips")
     parser.add_argument("--field", default="", help=f"field section; default data.field_dir/{FIELD_FILE}; none skips")
-    parser.add_argument("--label", default="", help="label in the JSON; default the --config stem or 'paper'")
+    parser.add_argument("--label", default="", help="names the output files; default the --config stem or 'paper'")
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -107,7 +107,7 @@ def time_levels(run, section: np.ndarray, kind: str, batch: int, tile: int, benc
         if levels * per_step < bench_args.full_limit:
             seconds, how = run([section], levels, batch, tile), "full run"
         else:
-            seconds, how = levels * per_step, f"scaled from {bench_args.probe_steps} steps"
+            seconds, how = levels * per_step, f"scaled from {bench_args.probe_steps} timed step(s)"
         rows.append({"kind": kind, "shape_lr": list(section.shape), "levels": levels, "s_per_section": seconds,
                      "s_per_step": per_step, "how": how, "load": load_average()})
     return rows
@@ -177,8 +177,7 @@ def plot_results(result: dict, path) -> None:
         batches = [r["batch"] for r in result["batches"]]
         axes[1].plot(batches, [r["s_per_image_step"] for r in result["batches"]], "o-")
         axes[1].set_xticks(batches, [str(b) for b in batches])
-    axes[1].set(xlabel="images per network call", ylabel="seconds per image per step", xscale="log",
-                title="effect of batch size")
+    axes[1].set(xlabel="images per network call", ylabel="seconds per image per step", title="effect of batch size")
     for tile in sorted({r["tile"] for r in result["memory"]}):
         rows = [r for r in result["memory"] if r["tile"] == tile]
         axes[2].plot([r["shape_hr"][0] * r["shape_hr"][1] / 1e6 for r in rows], [r["peak_mem_mb"] for r in rows],
@@ -241,11 +240,11 @@ def main(cfg: Config, bench_args) -> None:
         result["outside_network"] += [outside_network_share(net_fn, alpha_bar, cfg, device, field, tile,
                                                             min(2, bench_args.probe_steps), eta) for eta in (0.0, 1.0)]
     result["machine"]["load_after"] = load_average()
-    path = out / "sample_speed.json"
+    path = out / f"sample_speed_{result['label']}.json"
     write_json(path, result)
-    plot_results(result, out / "sample_speed.png")
+    plot_results(result, path.with_suffix(".png"))
     print(tables(result))
-    print(f"wrote {path} and {out / 'sample_speed.png'}")
+    print(f"wrote {path} and {path.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from benchmarks.common import (config_label, int_list, load_average, machine_inf
 from datasets.pairs import PatchSampler, find_pairs, read_sections
 from diffusion.loss import diffusion_loss
 from diffusion.schedule import make_alpha_bar, make_betas
+from train import apply_gradients, update_ema
 from utils.checkpoint import build_noise_predictor, noise_predictor_args
 from utils.config import Config
 from utils.errors import DataError
@@ -82,16 +83,8 @@ def make_train_step(cfg: Config, device: torch.device, sampler: PatchSampler):
         # Forward, backward, update, EMA: train.py's loop body.
         with autocast(device, cfg.train.precision):
             loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss).mean()
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.train.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        decay = min(cfg.train.ema_decay, (2 + i) / (11 + i))
-        with torch.no_grad():
-            torch._foreach_lerp_(list(ema_net.parameters()), list(net.parameters()), 1 - decay)
+        apply_gradients(loss, net, optimizer, scaler, cfg.train.grad_clip)
+        update_ema(ema_net, net, i + 1, cfg.train.ema_decay)
         loss.item()
         sync(device)
         return data_s, time.perf_counter() - start
@@ -113,7 +106,7 @@ def measure_patch(cfg: Config, device: torch.device, hr, lr, patch: int, bench_a
             step(i)
             bar.update(1)
         started = time.perf_counter()
-        for i in range(bench_args.steps):
+        for i in range(max(1, bench_args.steps)):
             d, s = step(bench_args.warmup + i)
             data_s.append(d)
             step_s.append(s)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
+import torch
 
 import train
 from benchmarks import macs, quality_vs_steps, sample_speed, train_speed
@@ -12,8 +14,16 @@ from datasets.dat_io import write_dat
 from tests.conftest import TINY_MODEL
 
 
+@pytest.fixture(autouse=True)
+def restore_threads():
+    """The runs below pass --threads 1 (robust on a busy machine); put the test-wide count back after."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def run(module, argv: list[str]) -> int:
-    return run_benchmark(module.main, argv, module.__doc__.splitlines()[0], module.add_flags)
+    return run_benchmark(module.main, argv + ["--threads", "1"], module.__doc__.splitlines()[0], module.add_flags)
 
 
 def read_json(path) -> dict:
@@ -24,13 +34,15 @@ def read_json(path) -> dict:
 
 def test_train_speed(toy_data, tmp_path):
     out = tmp_path / "bench"
-    argv = toy_data + TINY_MODEL + ["run.device=cpu", "train.batch_size=2", "--patches", "16,32",
-                                    "--steps", "2", "--warmup", "1", "--label", "tiny", "--out", str(out)]
-    assert run(train_speed, argv) == 0
-    assert run(train_speed, argv[:-4] + ["--patches", "32", "--label", "other", "--out", str(out)]) == 0
+    common = toy_data + TINY_MODEL + ["run.device=cpu", "train.batch_size=2", "--warmup", "0", "--out", str(out)]
+    assert run(train_speed, common + ["--patches", "16,32", "--steps", "2", "--label", "tiny"]) == 0
+    assert run(train_speed, common + ["--patches", "32", "--steps", "1", "--label", "other"]) == 0
+    assert run(train_speed, common + ["--patches", "16", "--steps", "2", "--label", "tiny"]) == 0  # replaces its row
     result = read_json(out / "train_speed.json")
-    assert [(r["label"], r["patch"]) for r in result["rows"]] == [("tiny", 16), ("tiny", 32), ("other", 32)]
-    assert all(r["n_measured"] == 2 and 0 <= r["data_share"] <= 1 for r in result["rows"])
+    assert [(r["label"], r["patch"]) for r in result["rows"]] == [("tiny", 32), ("other", 32), ("tiny", 16)]
+    assert [r["n_measured"] for r in result["rows"]] == [2, 1, 2]
+    assert all(0 <= r["data_share"] <= 1 for r in result["rows"])
+    assert torch.get_num_threads() == 1 and result["machine"]["torch_threads"] == 1
     assert result["data"].startswith("8 pairs from")
 
 
@@ -40,9 +52,9 @@ def test_sample_speed(toy_data, tmp_path):
     argv = toy_data + TINY_MODEL + ["run.device=cpu", "sampling.tile_size=32", "sampling.tile_overlap=8",
                                     "sampling.batch_size=2", "sampling.steps=2", "--levels", "2,3",
                                     "--batches", "1,2", "--probe-steps", "1", "--full-limit", "1e-9",
-                                    "--mem-sizes", "16x16", "--field", str(field)]
+                                    "--mem-sizes", "16x16", "--field", str(field), "--label", "tiny"]
     assert run(sample_speed, argv) == 0
-    result = read_json(tmp_path / "run" / "bench" / "sample_speed.json")
+    result = read_json(tmp_path / "run" / "bench" / "sample_speed_tiny.json")
     assert [(r["kind"], r["levels"]) for r in result["levels"]] == [("image", 2), ("image", 3), ("field", 2),
                                                                     ("field", 3)]
     assert all(r["how"].startswith("scaled") for r in result["levels"])
@@ -51,6 +63,7 @@ def test_sample_speed(toy_data, tmp_path):
 
 
 def test_quality_vs_steps(tiny_cfg, toy_data, tmp_path):
+    torch.set_num_threads(1)
     train.main(tiny_cfg)
     argv = toy_data + TINY_MODEL + ["run.device=cpu", "sampling.batch_size=2", "--n-files", "2",
                                     "--levels", "1,2", "--spacings", "log", "--etas", "0,1",
@@ -71,7 +84,6 @@ def test_macs(toy_data, tmp_path):
 
 
 def test_mac_count_of_one_conv():
-    import torch
     from torch import nn
 
     class OneConv(nn.Module):

@@ -78,13 +78,14 @@ def trained(tmp_path_factory):
 
 # ---------------------------------------------------------------- config keys and values
 
+# All scripts share utils.cli.run_main; datasets.synthetic starts without torch, so it carries most cases.
 @pytest.mark.parametrize("script,override,names", [
     ("train", "train.max_step=3", ["'train.max_step'", "did you mean", "'train.max_steps'"]),
-    ("sample", "train.max_steps=abc", ["train.max_steps", "expects int"]),
-    ("train", "train.max_steps=-1", ["train.max_steps", "> 0"]),
+    ("datasets.synthetic", "train.max_steps=abc", ["train.max_steps", "expects int"]),
+    ("datasets.synthetic", "train.max_steps=-1", ["train.max_steps", "> 0"]),
     ("eval", "sampling.steps=2000", ["sampling.steps", "diffusion.num_steps=1000"]),
     ("datasets.synthetic", "data.patch_size=512", ["data.patch_size", "at most the HR image side 256"]),
-    ("train", "train.batch_size=0", ["train.batch_size", "> 0"]),
+    ("datasets.synthetic", "train.batch_size=0", ["train.batch_size", "> 0"]),
 ])
 def test_bad_config_value_is_one_line_naming_the_key(tmp_path, script, override, names):
     result = run_cli(script, f"run.dir={tmp_path / 'run'}", override)

@@ -12,8 +12,11 @@ from nbclient import NotebookClient
 
 import sample
 import train
+from benchmarks import field_figure
+from benchmarks.common import run_benchmark
 from datasets.dat_io import write_dat
 from utils.config import config_to_dict, load_config
+from utils.plots import field_spectra
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,6 +63,10 @@ def test_view_field_notebook_reads_field_predictions_then_falls_back_to_syntheti
     assert (run / "field" / "field_panel.png").stat().st_size > 0
     assert pred.stat().st_mtime_ns == made, "an existing prediction is read, not re-made"
     assert "SYNTHETIC" not in text
+    # the docs figure (benchmarks/field_figure.py) draws the same rows
+    argv = ["--config", str(tiny_run), *with_field, "--label", "tiny", "--out", str(tmp_path / "docs")]
+    assert run_benchmark(field_figure.main, argv, "field figure", field_figure.add_flags) == 0
+    assert (tmp_path / "docs" / "field_tiny.png").stat().st_size > 0
 
     (run / "field" / "field_panel.png").unlink()
     empty = tmp_path / "empty_field"
@@ -68,3 +75,16 @@ def test_view_field_notebook_reads_field_predictions_then_falls_back_to_syntheti
     assert "SYNTHETIC section" in text
     assert (run / "field" / "field_panel.png").stat().st_size > 0
     assert list((run / "field").glob("synthetic_*_pred.dat")), "the synthetic section was predicted"
+
+
+def test_field_spectra_share_one_frequency_axis():
+    """A 25 Hz cosine sampled at dt and the same cosine at dt / 2 peak at the same frequency on one axis."""
+    dt = 0.004
+    t_in, t_out = np.arange(200) * dt, np.arange(400) * dt / 2  # same 0.8 s
+    section = np.repeat(np.cos(2 * np.pi * 25 * t_in)[:, None], 3, axis=1)
+    pred = np.repeat(np.cos(2 * np.pi * 25 * t_out)[:, None], 6, axis=1)
+    spectra = field_spectra(section, 3 * pred, dt)
+    (f_in, a_in), (f_out, a_out) = spectra["original"], spectra["super-resolved"]
+    np.testing.assert_allclose(f_out[:len(f_in)], f_in)
+    assert f_in[a_in.argmax()] == f_out[a_out.argmax()] == 25.0
+    assert a_in.max() == a_out.max() == 1.0  # each curve over its own maximum

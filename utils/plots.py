@@ -96,8 +96,8 @@ def plot_lr_pred_hr_rows(rows: list[dict], png_path: str | Path) -> Path:
     for ax_row, row in zip(axes, rows):
         clim = float(np.percentile(np.abs(row["hr"]), 99.5))
         pm, bm = row["pred_metrics"], row["bicubic_metrics"]
-        show_section(ax_row[0], row["lr"], f"{row['name']} LR (bicubic: PSNR {bm['psnr']:.2f} dB, SSIM {bm['ssim']:.3f})",
-                     clim)
+        show_section(ax_row[0], row["lr"],
+                     f"{row['name']} LR (bicubic: PSNR {bm['psnr']:.2f} dB, SSIM {bm['ssim']:.3f})", clim)
         show_section(ax_row[1], row["pred"], f"prediction: PSNR {pm['psnr']:.2f} dB, SSIM {pm['ssim']:.3f}", clim)
         show_section(ax_row[2], row["hr"], "HR target", clim)
     save_figure(fig, png_path)
@@ -108,6 +108,11 @@ def normalised_spectrum(section: np.ndarray, dt: float) -> tuple[np.ndarray, np.
     """Return (frequencies in Hz, mean amplitude spectrum along time / its own maximum) of a (time, trace) section."""
     spectrum = amplitude_spectrum(section)
     return np.fft.rfftfreq(section.shape[0], d=dt), spectrum / max(spectrum.max(), 1e-30)
+
+
+def field_spectra(section: np.ndarray, pred: np.ndarray, dt: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Return {"original", "super-resolved": (Hz, normalised amplitude)}; pred has twice the samples, so dt / 2."""
+    return {"original": normalised_spectrum(section, dt), "super-resolved": normalised_spectrum(pred, dt / 2)}
 
 
 def plot_field_panel(rows: list[dict], max_freq: float, png_path: str | Path, title: str) -> Path:
@@ -128,8 +133,7 @@ def plot_field_panel(rows: list[dict], max_freq: float, png_path: str | Path, ti
                      f"(time x trace), dt {1e3 * dt:g} ms", clim)
         show_section(ax_row[1], pred, f"super-resolved {pred.shape[0]}x{pred.shape[1]}, dt {1e3 * dt / 2:g} ms", clim)
         ax = ax_row[2]
-        for label, array, interval in (("original", section, dt), ("super-resolved", pred, dt / 2)):
-            freqs, spectrum = normalised_spectrum(array, interval)
+        for label, (freqs, spectrum) in field_spectra(section, pred, dt).items():
             keep = freqs <= max_freq
             ax.plot(freqs[keep], spectrum[keep], label=label)
         ax.set(xlim=(0, max_freq), xlabel="frequency (Hz)", ylabel="amplitude / its own maximum",

@@ -76,7 +76,8 @@ def field_rows(cfg: Config) -> tuple[list[dict], bool]:
     for path in files:
         trace_major = cfg.eval.field_transpose.get(path.stem, True)
         section = read_field(path, trace_major)
-        inputs.append((path, trace_major, section, sample.field_output_path(out_dir, path, section.shape, trace_major)))
+        out = sample.field_output_path(out_dir, path, section.shape, trace_major)
+        inputs.append((path, trace_major, section, out))
     missing = [path.name for path, _, _, out in inputs if not out.exists()]
     if missing:
         print(f"no prediction in {out_dir} for {', '.join(missing)}: running sample.py's main on data.field_dir")
