@@ -208,15 +208,16 @@ def main(cfg: Config, args=None) -> torch.nn.Module:
         data_time += time.perf_counter() - t_data
         with autocast(device, cfg.train.precision):
             loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss).mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower train.lr or check the data")
+        loss_value = loss.item()  # the one host-device sync of a step
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(f"loss is {loss_value} at step {step}; lower train.lr or check the data")
         # Update weights, then the EMA.
         apply_gradients(loss, net, optimizer, scaler, cfg.train.grad_clip)
         step += 1
         update_ema(ema_net, net, step, cfg.train.ema_decay)
 
         # Log, checkpoint, validate (rank 0 only).
-        window.append(loss.item())
+        window.append(loss_value)
         bar.update(1)
         if not dist_info.is_main:
             continue
