@@ -10,6 +10,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +18,58 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from datasets.condition import upsample
-from datasets.dat_io import atomic_write_bytes
-from datasets.pairs import PatchSampler, find_pairs, heldout_lr, list_stems, load_or_make_split, read_sections
+from datasets.heldout import HeldOut, load_heldout
+from datasets.pairs import (
+    PatchSampler,
+    find_pairs,
+    list_stems,
+    load_or_make_split,
+    read_sections,
+)
 from diffusion.loss import diffusion_loss
-from diffusion.schedule import make_alpha_bar, make_betas, sampling_gammas
-from utils.checkpoint import build_noise_predictor, check_model_args, load_checkpoint, noise_predictor_args, save_checkpoint
+from diffusion.schedule import make_schedule, sampling_gammas
+from models.build import build_network, network_args
+from sample import make_net_fn, super_resolve
+from utils.atomic import atomic_write_bytes
+from utils.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from utils.cli import run_main
-from utils.config import Config, config_to_dict
+from utils.config import Config, config_from_dict, config_to_dict
 from utils.errors import DataError
-from utils.metrics import section_metrics, summarize
+from utils.metrics import compare_to_targets
 from utils.plots import plot_loss_curve
-from utils.predict import make_net_fn, super_resolve
-from utils.run_folder import format_config, prepare_run_dir, record_run, refuse_input_folders
-from utils.runtime import autocast, barrier, init_distributed, pick_device, seed_everything
+from utils.run_folder import (
+    format_config,
+    prepare_run_dir,
+    record_run,
+    refuse_input_folders,
+)
+from utils.runtime import (
+    DistInfo,
+    autocast,
+    barrier,
+    global_torch_rng_state,
+    init_distributed,
+    pick_device,
+    seed_everything,
+    set_global_torch_rng_state,
+)
 
+
+@dataclass
+class TrainingState:
+    """Everything that changes while training and goes into a checkpoint."""
+
+    net: torch.nn.Module  # raw weights, updated by the optimiser
+    ema_net: torch.nn.Module  # EMA of net, used for validation and sampling
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler  # loss scaling, active for fp16 on CUDA only
+    noise_gen: torch.Generator  # draws gamma and eps of the loss
+    sampler: PatchSampler  # draws patches; owns its numpy generator
+    step: int = 0
+    loss_window: list[float] = field(default_factory=list)  # losses since the last log line
+
+
+# ---- Set-up -------------------------------------------------------------------------------------
 
 def ensure_training_data(cfg: Config) -> None:
     """Write the synthetic data set when the configured folders hold no .dat files and the config allows it."""
@@ -45,13 +83,105 @@ def ensure_training_data(cfg: Config) -> None:
     generate_dataset(cfg)
 
 
-def training_stems(cfg: Config) -> list[str]:
-    if cfg.data.source == "pairs":
-        return find_pairs(cfg.data.lr_dir, cfg.data.hr_dir)
-    stems = list_stems(cfg.data.hr_dir, "HR")
-    if not stems:
-        raise DataError(f"HR folder '{cfg.data.hr_dir}' holds no .dat files (data.source=degrade reads HR only)")
-    return stems
+def start_run(cfg: Config) -> tuple[DistInfo, torch.device]:
+    """Join the process group, pick the device, seed, and (rank 0) prepare run.dir and the data."""
+    dist_info = init_distributed(cfg.run.device)
+    device = pick_device(cfg.run.device, dist_info.local_rank)
+    seed_everything(cfg.run.seed + dist_info.rank, cfg.run.deterministic)
+    if dist_info.is_main:
+        refuse_input_folders(cfg.run.dir, cfg.data)
+        ckpt_dir = prepare_run_dir(Path(cfg.run.dir) / "checkpoints")
+        for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed while writing a checkpoint
+            stale.unlink()
+        print(format_config(cfg))
+        ensure_training_data(cfg)
+    barrier(dist_info)
+    return dist_info, device
+
+
+def training_split(cfg: Config, dist_info: DistInfo) -> dict[str, list[str]]:
+    """Return the run's train/val/test stems: written once by rank 0 to split.json, read by every rank."""
+    if dist_info.is_main:
+        if cfg.data.source == "pairs":
+            stems = find_pairs(cfg.data.lr_dir, cfg.data.hr_dir)
+        else:
+            stems = list_stems(cfg.data.hr_dir, "HR")
+            if not stems:
+                raise DataError(f"HR folder '{cfg.data.hr_dir}' holds no .dat files (data.source=degrade reads HR only)")
+        load_or_make_split(cfg.run.dir, stems, cfg.data.split, cfg.data.split_seed)
+    barrier(dist_info)
+    return json.loads((Path(cfg.run.dir) / "split.json").read_text())
+
+
+def patch_sampler(cfg: Config, stems: list[str], rank: int) -> PatchSampler:
+    """Return the sampler of training patches over the training sections, held in memory."""
+    hr = read_sections(cfg.data.hr_dir, stems, cfg.data.hr_shape)
+    lr = read_sections(cfg.data.lr_dir, stems, cfg.data.lr_shape) if cfg.data.source == "pairs" else None
+    names = [str(Path(cfg.data.lr_dir if lr is not None else cfg.data.hr_dir) / f"{s}.dat") for s in stems]
+    return PatchSampler(hr, lr, cfg.data, cfg.degradation, seed=cfg.run.seed * 1000 + rank, names=names)
+
+
+def new_training_state(cfg: Config, device: torch.device, sampler: PatchSampler, rank: int) -> TrainingState:
+    """Return a fresh network, its EMA copy, the Adam optimiser, loss scaler and noise generator."""
+    net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip)).to(device)
+    if device.type == "cuda" and cfg.train.channels_last:
+        net.to(memory_format=torch.channels_last)
+    return TrainingState(
+        net=net, ema_net=copy.deepcopy(net).eval().requires_grad_(False),
+        optimizer=torch.optim.Adam(net.parameters(), lr=cfg.train.lr),
+        scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.precision == "fp16"),
+        noise_gen=torch.Generator(device=device).manual_seed(cfg.run.seed * 1000 + rank), sampler=sampler)
+
+
+# ---- Checkpoints ---------------------------------------------------------------------------------
+
+def checkpoint_state(cfg: Config, state: TrainingState) -> dict:
+    """Return the checkpoint dict: plain state_dicts, step, network arguments, config and every random stream."""
+    return {"model": state.net.state_dict(), "ema": state.ema_net.state_dict(),
+            "optimizer": state.optimizer.state_dict(), "scaler": state.scaler.state_dict(), "step": state.step,
+            "model_args": network_args(cfg.model, cfg.diffusion.eps_skip), "config": config_to_dict(cfg),
+            "rng": {"sampler": state.sampler.state_dict(), "noise": state.noise_gen.get_state().cpu(),
+                    "torch_global": global_torch_rng_state()}}
+
+
+def restore_state(cfg: Config, state: TrainingState, path: Path, dist_info: DistInfo) -> None:
+    """Load path into state after checking that the network and the diffusion settings are the ones configured.
+
+    One process continues every random stream exactly (dropout's global generator included);
+    under torchrun, ranks restart their streams from (seed, rank, step), distinct and repeatable.
+    """
+    saved = load_checkpoint(path, map_location=state.noise_gen.device)
+    check_same_settings(path, "diffusion setting", "diffusion", vars(config_from_dict(saved["config"]).diffusion),
+                        vars(cfg.diffusion))
+    check_same_settings(path, "model", "model", saved["model_args"], network_args(cfg.model, cfg.diffusion.eps_skip))
+    state.net.load_state_dict(saved["model"])
+    state.ema_net.load_state_dict(saved["ema"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    if saved.get("scaler"):
+        state.scaler.load_state_dict(saved["scaler"])
+    state.step = saved["step"]
+    if dist_info.world_size == 1:
+        state.sampler.load_state_dict(saved["rng"]["sampler"])
+        state.noise_gen.set_state(saved["rng"]["noise"].to(state.noise_gen.get_state().device))
+        if "torch_global" in saved["rng"]:  # absent from checkpoints written before it was saved
+            set_global_torch_rng_state(saved["rng"]["torch_global"])
+    else:
+        stream = (cfg.run.seed, dist_info.rank, state.step)
+        state.sampler.rng = np.random.default_rng(list(stream))
+        state.noise_gen.manual_seed(hash(stream) % 2**62)
+        torch.manual_seed(hash(stream + (1,)) % 2**62)
+
+
+def write_checkpoint(cfg: Config, state: TrainingState) -> None:
+    """Write checkpoints/step_N.pt and last.pt, drop old step files, redraw the loss curve."""
+    run_dir = Path(cfg.run.dir)
+    ckpt_dir = run_dir / "checkpoints"
+    saved = checkpoint_state(cfg, state)
+    save_checkpoint(ckpt_dir / f"step_{state.step:08d}.pt", saved)
+    save_checkpoint(ckpt_dir / "last.pt", saved)
+    for old in sorted(ckpt_dir.glob("step_*.pt"))[:-cfg.train.keep_checkpoints or None]:
+        old.unlink()
+    plot_loss_curve(run_dir / "log.jsonl", run_dir / "loss.png")
 
 
 def trim_log(log_path: Path, step: int) -> None:
@@ -67,6 +197,8 @@ def trim_log(log_path: Path, step: int) -> None:
             continue
     atomic_write_bytes(log_path, "".join(kept).encode())
 
+
+# ---- One step and what follows it ---------------------------------------------------------------
 
 def learning_rate(step: int, base_lr: float, warmup_steps: int) -> float:
     """Linear warm-up to base_lr, then constant (the paper trains at a fixed 1e-4)."""
@@ -96,155 +228,98 @@ def update_ema(ema_net: torch.nn.Module, net: torch.nn.Module, step: int, target
         torch._foreach_lerp_(list(ema_net.parameters()), list(net.parameters()), 1 - decay)
 
 
-def validate(ema_net, cfg: Config, val_set: dict, alpha_bar: torch.Tensor, device: torch.device) -> dict:
-    """Sample the validation sections with the EMA weights; return mean metrics and bicubic's."""
-    gammas = sampling_gammas(alpha_bar, cfg.train.val_steps, cfg.sampling.spacing)
-    preds = super_resolve(make_net_fn(ema_net, device, cfg.train.precision), val_set["lr"], val_set["stems"],
+def validate(cfg: Config, ema_net: torch.nn.Module, val_set: HeldOut, device: torch.device) -> dict:
+    """Sample the validation sections with the EMA weights; return mean PSNR/SSIM of the model and of bicubic."""
+    gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.train.val_steps, cfg.sampling.spacing)
+    preds = super_resolve(make_net_fn(ema_net, device, cfg.train.precision), val_set.lr, val_set.stems,
                           cfg.data, gammas, 0.0, cfg.sampling.clip_x0, cfg.sampling.seed, device,
                           batch=cfg.sampling.batch_size)
-    model = summarize([section_metrics(p, hr) for p, hr in zip(preds, val_set["hr"])])
-    return {"psnr": model["psnr"]["mean"], "ssim": model["ssim"]["mean"],
-            "bicubic_psnr": val_set["bicubic"]["psnr"]["mean"], "bicubic_ssim": val_set["bicubic"]["ssim"]["mean"]}
+    scores = compare_to_targets(val_set.stems, val_set.hr, {"pred": preds, "bicubic": val_set.bicubic})
+    return {"psnr": scores["pred"]["psnr"]["mean"], "ssim": scores["pred"]["ssim"]["mean"],
+            "bicubic_psnr": scores["bicubic"]["psnr"]["mean"], "bicubic_ssim": scores["bicubic"]["ssim"]["mean"]}
 
 
-def main(cfg: Config, args=None) -> torch.nn.Module:
-    """Train as configured and return the trained noise predictor (raw weights, not EMA)."""
-    # Setup: processes, device, seeds, run folder.
-    dist_info = init_distributed(cfg.run.device)
-    device = pick_device(cfg.run.device, dist_info.local_rank)
-    seed_everything(cfg.run.seed + dist_info.rank, cfg.run.deterministic)
-    run_dir = Path(cfg.run.dir)
-    ckpt_dir = run_dir / "checkpoints"
-    if dist_info.is_main:
-        refuse_input_folders(run_dir, cfg.data)
-        prepare_run_dir(ckpt_dir)
-        for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed while writing a checkpoint
-            stale.unlink()
-        print(format_config(cfg))
-        ensure_training_data(cfg)
-    barrier(dist_info)
+def after_step(cfg: Config, state: TrainingState, val_set: HeldOut | None, device: torch.device,
+               bar: tqdm, clock: dict) -> None:
+    """Rank 0's work on schedule after a step: a log line, a validation, a checkpoint."""
+    step, last = state.step, state.step == cfg.train.max_steps
+    log_path = Path(cfg.run.dir) / "log.jsonl"
+    if step % cfg.train.log_every == 0 or last:
+        elapsed = time.perf_counter() - clock["start"]
+        record = {"step": step, "loss": float(np.mean(state.loss_window)), "lr": state.optimizer.param_groups[0]["lr"],
+                  "sec_per_step": elapsed / len(state.loss_window), "data_fraction": clock["data"] / max(elapsed, 1e-9)}
+        with open(log_path, "a") as log:
+            log.write(json.dumps(record) + "\n")
+        bar.set_postfix(loss=f"{record['loss']:.4f}")
+        state.loss_window.clear()
+        clock.update(start=time.perf_counter(), data=0.0)
+    if val_set and (step % cfg.train.val_every == 0 or last):
+        metrics = validate(cfg, state.ema_net, val_set, device)
+        with open(log_path, "a") as log:
+            log.write(json.dumps({"step": step, "val": metrics}) + "\n")
+        bar.write(f"step {step}: val PSNR {metrics['psnr']:.2f} dB (bicubic {metrics['bicubic_psnr']:.2f}), "
+                  f"SSIM {metrics['ssim']:.3f} (bicubic {metrics['bicubic_ssim']:.3f})")
+    if step % cfg.train.ckpt_every == 0 or last:
+        write_checkpoint(cfg, state)
 
-    # Data: the split is fixed once per run folder; patches are drawn fresh every step.
-    stems = training_stems(cfg)
-    split = load_or_make_split(run_dir, stems, cfg.data.split, cfg.data.split_seed) if dist_info.is_main else None
-    barrier(dist_info)
-    if split is None:
-        split = json.loads((run_dir / "split.json").read_text())
-    hr_train = read_sections(cfg.data.hr_dir, split["train"], cfg.data.hr_shape)
-    lr_train = read_sections(cfg.data.lr_dir, split["train"], cfg.data.lr_shape) if cfg.data.source == "pairs" else None
-    sampler = PatchSampler(hr_train, lr_train, cfg.data, cfg.degradation, seed=cfg.run.seed * 1000 + dist_info.rank)
-    val_set = None
-    if dist_info.is_main and cfg.train.val_every > 0 and cfg.train.val_images > 0 and split["val"]:
-        val_stems = split["val"][:cfg.train.val_images]
-        hr_val = read_sections(cfg.data.hr_dir, val_stems, cfg.data.hr_shape)
-        lr_val = [heldout_lr(s, hr, cfg.data, cfg.degradation, cfg.data.split_seed) for s, hr in zip(val_stems, hr_val)]
-        bicubic = summarize([section_metrics(upsample(lr, "bicubic").numpy(), hr) for lr, hr in zip(lr_val, hr_val)])
-        val_set = {"stems": val_stems, "lr": lr_val, "hr": list(hr_val), "bicubic": bicubic}
-    print(f"rank {dist_info.rank}: {len(split['train'])} training sections, patches "
-          f"{cfg.data.patch_size}x{cfg.data.patch_size}, batch {cfg.train.batch_size} x {dist_info.world_size} processes")
 
-    # Noise predictor (U-Net inside), EMA, optimiser, schedule.
-    model_args = noise_predictor_args(cfg)
-    net = build_noise_predictor(model_args).to(device)
-    if device.type == "cuda" and cfg.train.channels_last:
-        net.to(memory_format=torch.channels_last)
-    ema_net = copy.deepcopy(net).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.train.lr)
-    alpha_bar = make_alpha_bar(make_betas(cfg.diffusion.num_steps, cfg.diffusion.beta_schedule,
-                                          cfg.diffusion.beta_start, cfg.diffusion.beta_end))
-    noise_gen = torch.Generator(device=device).manual_seed(cfg.run.seed * 1000 + dist_info.rank)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.precision == "fp16")
+# ---- Main ----------------------------------------------------------------------------------------
 
-    # Resume: weights, EMA, optimiser, step and random streams from last.pt.
-    step = 0
-    last = ckpt_dir / "last.pt"
+def main(cfg: Config) -> torch.nn.Module:
+    """Train as configured and return the trained network (raw weights, not EMA)."""
+    dist_info, device = start_run(cfg)
+    split = training_split(cfg, dist_info)
+    state = new_training_state(cfg, device, patch_sampler(cfg, split["train"], dist_info.rank), dist_info.rank)
+    wants_val = dist_info.is_main and cfg.train.val_every > 0 and cfg.train.val_images > 0 and split["val"]
+    val_set = load_heldout(cfg, "val", cfg.train.val_images) if wants_val else None
+    print(f"rank {dist_info.rank}: {len(split['train'])} training sections, patches {cfg.data.patch_size}x"
+          f"{cfg.data.patch_size}, batch {cfg.train.batch_size} x {dist_info.world_size} processes")
+    last = Path(cfg.run.dir) / "checkpoints" / "last.pt"
     if cfg.train.resume == "auto" and last.exists():
-        state = load_checkpoint(last, map_location=device)
-        check_model_args(last, state["model_args"], model_args)
-        net.load_state_dict(state["model"])
-        ema_net.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = state["step"]
-        if dist_info.world_size == 1:
-            sampler.load_state_dict(state["rng"]["sampler"])
-            noise_gen.set_state(state["rng"]["noise"].to(noise_gen.get_state().device))
-        else:  # ranks draw from streams that depend on (seed, rank, step): distinct and repeatable
-            sampler.rng = np.random.default_rng([cfg.run.seed, dist_info.rank, step])
-            noise_gen.manual_seed(hash((cfg.run.seed, dist_info.rank, step)) % 2**62)
+        restore_state(cfg, state, last, dist_info)
         if dist_info.is_main:
-            trim_log(run_dir / "log.jsonl", step)
-            print(f"resumed from {last} at step {step}")
+            trim_log(Path(cfg.run.dir) / "log.jsonl", state.step)
+            print(f"resumed from {last} at step {state.step}")
     if dist_info.is_main:  # only now: a config that the checkpoint rejects leaves the run's record alone
-        record_run(cfg, run_dir, "train")
-    train_net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None) \
-        if dist_info.world_size > 1 else net
-    if cfg.train.compile:
-        train_net = torch.compile(train_net)
+        record_run(cfg, cfg.run.dir, "train")
+    train_net = DistributedDataParallel(state.net, device_ids=[device.index] if device.type == "cuda" else None) \
+        if dist_info.world_size > 1 else state.net
+    train_net = torch.compile(train_net) if cfg.train.compile else train_net
+    alpha_bar = make_schedule(cfg.diffusion)
 
-    def write_checkpoint() -> None:
-        state = {"model": net.state_dict(), "ema": ema_net.state_dict(), "optimizer": optimizer.state_dict(),
-                 "step": step, "model_args": model_args, "config": config_to_dict(cfg),
-                 "rng": {"sampler": sampler.state_dict(), "noise": noise_gen.get_state().cpu()}}
-        save_checkpoint(ckpt_dir / f"step_{step:08d}.pt", state)
-        save_checkpoint(last, state)
-        for old in sorted(ckpt_dir.glob("step_*.pt"))[:-cfg.train.keep_checkpoints or None]:
-            old.unlink()
-        plot_loss_curve(run_dir / "log.jsonl", run_dir / "loss.png")
-
-    # Training loop.
-    log_path = run_dir / "log.jsonl"
-    bar = tqdm(total=cfg.train.max_steps, initial=step, desc="train", disable=not dist_info.is_main,
+    bar = tqdm(total=cfg.train.max_steps, initial=state.step, desc="train", disable=not dist_info.is_main,
                dynamic_ncols=True, file=sys.stdout)
-    window, t_window, data_time = [], time.perf_counter(), 0.0
-    net.train()
-    while step < cfg.train.max_steps:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg.train.lr, cfg.train.warmup_steps)
-
-        # Forward and backward.
+    clock = {"start": time.perf_counter(), "data": 0.0}
+    state.net.train()
+    while state.step < cfg.train.max_steps:
+        for group in state.optimizer.param_groups:
+            group["lr"] = learning_rate(state.step, cfg.train.lr, cfg.train.warmup_steps)
+        # Draw a batch of patches.
         t_data = time.perf_counter()
-        x0, cond = sampler.draw(cfg.train.batch_size)
-        x0, cond = x0.to(device, non_blocking=True), cond.to(device, non_blocking=True)
-        data_time += time.perf_counter() - t_data
+        x0, cond = (t.to(device, non_blocking=True) for t in state.sampler.draw(cfg.train.batch_size))
+        clock["data"] += time.perf_counter() - t_data
+        # Forward and backward.
         with autocast(device, cfg.train.precision):
-            loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss).mean()
+            loss = diffusion_loss(train_net, x0, cond, alpha_bar, state.noise_gen, cfg.diffusion.loss).mean()
         loss_value = loss.item()  # the one host-device sync of a step
         if not math.isfinite(loss_value):
-            raise FloatingPointError(f"loss is {loss_value} at step {step}; lower train.lr or check the data")
+            raise FloatingPointError(f"loss is {loss_value} at step {state.step}; lower train.lr or check the data")
         # Update weights, then the EMA.
-        apply_gradients(loss, net, optimizer, scaler, cfg.train.grad_clip)
-        step += 1
-        update_ema(ema_net, net, step, cfg.train.ema_decay)
-
-        # Log, checkpoint, validate (rank 0 only).
-        window.append(loss_value)
+        apply_gradients(loss, state.net, state.optimizer, state.scaler, cfg.train.grad_clip)
+        state.step += 1
+        update_ema(state.ema_net, state.net, state.step, cfg.train.ema_decay)
+        state.loss_window.append(loss_value)
         bar.update(1)
-        if not dist_info.is_main:
-            continue
-        if step % cfg.train.log_every == 0 or step == cfg.train.max_steps:
-            elapsed = time.perf_counter() - t_window
-            record = {"step": step, "loss": float(np.mean(window)), "lr": optimizer.param_groups[0]["lr"],
-                      "sec_per_step": elapsed / len(window), "data_fraction": data_time / max(elapsed, 1e-9)}
-            with open(log_path, "a") as log:
-                log.write(json.dumps(record) + "\n")
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
-            window, t_window, data_time = [], time.perf_counter(), 0.0
-        if val_set and (step % cfg.train.val_every == 0 or step == cfg.train.max_steps):
-            metrics = validate(ema_net, cfg, val_set, alpha_bar, device)
-            with open(log_path, "a") as log:
-                log.write(json.dumps({"step": step, "val": metrics}) + "\n")
-            bar.write(f"step {step}: val PSNR {metrics['psnr']:.2f} dB (bicubic {metrics['bicubic_psnr']:.2f}), "
-                      f"SSIM {metrics['ssim']:.3f} (bicubic {metrics['bicubic_ssim']:.3f})")
-            net.train()
-        if step % cfg.train.ckpt_every == 0 or step == cfg.train.max_steps:
-            write_checkpoint()
+        # Log, validate, checkpoint (rank 0).
+        if dist_info.is_main:
+            after_step(cfg, state, val_set, device, bar, clock)
     bar.close()
     if dist_info.is_main:
         if not last.exists():  # resumed at or past max_steps: nothing trained, keep what is there
-            write_checkpoint()
-        print(f"done: {step} steps; checkpoint {last}, loss curve {run_dir / 'loss.png'}")
+            write_checkpoint(cfg, state)
+        print(f"done: {state.step} steps; checkpoint {last}, loss curve {Path(cfg.run.dir) / 'loss.png'}")
     barrier(dist_info)
-    return net
+    return state.net
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from datasets.dat_io import atomic_write_bytes
+from utils.atomic import atomic_write_bytes
 from utils.cli import run_main
 
 
@@ -50,7 +50,7 @@ def run_benchmark(main: Callable, argv: list[str] | None, description: str,
     rest = (["--config", bench_args.config] if bench_args.config else []) + rest
     if bench_args.threads > 0:
         torch.set_num_threads(bench_args.threads)
-    return run_main(lambda cfg, _cli_args: main(cfg, bench_args), rest, description)
+    return run_main(lambda cfg: main(cfg, bench_args), rest, description)
 
 
 def output_dir(cfg, bench_args) -> Path:

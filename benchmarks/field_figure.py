@@ -14,10 +14,10 @@ from pathlib import Path
 
 from benchmarks.common import config_label, output_dir, run_benchmark
 from datasets.dat_io import list_field_files
+from sample import field_rows
 from utils.config import Config
 from utils.errors import DataError
 from utils.plots import plot_field_panel
-from utils.views import field_rows
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:

@@ -20,12 +20,21 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from benchmarks.common import (config_label, load_average, machine_info, markdown_table, merge_rows, output_dir,
-                               run_benchmark, timed, write_json)
-from utils.checkpoint import build_noise_predictor, noise_predictor_args
+from benchmarks.common import (
+    config_label,
+    load_average,
+    machine_info,
+    markdown_table,
+    merge_rows,
+    output_dir,
+    run_benchmark,
+    timed,
+    write_json,
+)
+from models.build import build_network, network_args
+from sample import make_net_fn
 from utils.config import Config
 from utils.plots import save_figure
-from utils.predict import make_net_fn
 from utils.runtime import pick_device, seed_everything
 
 COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -103,7 +112,7 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.run.seed)
     out = output_dir(cfg, bench_args)
     info = machine_info(device)
-    net = build_noise_predictor(noise_predictor_args(cfg)).to(device).eval().requires_grad_(False)
+    net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip)).to(device).eval().requires_grad_(False)
     n = bench_args.size
     x_t, cond = torch.randn(1, 1, n, n, device=device), torch.randn(1, 1, n, n, device=device)
     s = torch.zeros(1, device=device)

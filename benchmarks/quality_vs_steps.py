@@ -5,7 +5,7 @@
         [--k 4] [--k-levels 20] [--k-spacing log] [--out DIR]
 Uses the trained run's checkpoint (sampling.checkpoint, default run.dir/checkpoints/last.pt) with
 the normalisation it was trained with, the first --n-files test stems of run.dir/split.json, and
-utils.predict.super_resolve (sample.py's code path). Baselines: bicubic upsampling, one sample,
+sample.super_resolve (sample.py's code path). Baselines: bicubic upsampling, one sample,
 and the mean of K samples drawn with base seeds sampling.seed + 0..K-1 (eta 0: only the initial
 noise differs). Metrics come from utils.metrics.compare_to_targets. Writes OUT/quality_vs_steps.json and .png.
 """
@@ -18,18 +18,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.common import (int_list, load_average, machine_info, markdown_table, output_dir, run_benchmark,
-                               write_json)
-from datasets.condition import upsample
-from datasets.pairs import heldout_lr, read_sections, read_split
-from diffusion.schedule import make_alpha_bar, make_betas, sampling_gammas
-from sample import trained_settings
-from utils.checkpoint import checkpoint_path, load_trained_model
+from benchmarks.common import (
+    int_list,
+    load_average,
+    machine_info,
+    markdown_table,
+    output_dir,
+    run_benchmark,
+    write_json,
+)
+from datasets.heldout import load_heldout
+from diffusion.schedule import make_schedule, sampling_gammas
+from sample import load_model, make_net_fn, super_resolve
+from utils.checkpoint import checkpoint_path
 from utils.config import Config
-from utils.errors import DataError
 from utils.metrics import compare_to_targets
 from utils.plots import save_figure
-from utils.predict import make_net_fn, super_resolve
 from utils.runtime import pick_device, seed_everything
 
 
@@ -90,17 +94,11 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.sampling.seed)
     out = output_dir(cfg, bench_args)
     path = checkpoint_path(cfg)
-    net, stored, step = load_trained_model(path, device, cfg.sampling.use_ema)
-    cfg = trained_settings(cfg, stored)
+    net, cfg, step = load_model(cfg, device)
     net_fn = make_net_fn(net, device, cfg.train.precision)
-    stems = read_split(cfg.run.dir)["test"][:bench_args.n_files]
-    if not stems:
-        raise DataError(f"{cfg.run.dir}/split.json has no test stems")
-    hr = list(read_sections(cfg.data.hr_dir, stems, cfg.data.hr_shape))
-    lr = [heldout_lr(s, h, cfg.data, cfg.degradation, cfg.data.split_seed) for s, h in zip(stems, hr)]
-    bicubic = [upsample(x, "bicubic").numpy() for x in lr]
-    alpha_bar = make_alpha_bar(make_betas(cfg.diffusion.num_steps, cfg.diffusion.beta_schedule,
-                                          cfg.diffusion.beta_start, cfg.diffusion.beta_end))
+    held = load_heldout(cfg, "test", bench_args.n_files)
+    stems, lr, hr, bicubic = held.stems, held.lr, held.hr, held.bicubic
+    alpha_bar = make_schedule(cfg.diffusion)
     info = machine_info(device)
     print(f"checkpoint {path} (step {step}), {len(stems)} test files, device {device}, load {info['load_before']}")
 
@@ -118,12 +116,12 @@ def main(cfg: Config, bench_args) -> None:
     rows, kept = [], {}
     for levels, spacing, eta in tqdm(grid, desc="L x spacing x eta", file=sys.stdout):
         preds, seconds = predict(levels, spacing, eta, cfg.sampling.seed)
-        result = compare_to_targets(stems, preds, hr, bicubic)
+        result = compare_to_targets(stems, hr, {"pred": preds, "bicubic": bicubic})
         rows.append({"levels": levels, "spacing": spacing, "eta": eta, "s_per_image": seconds, **summary(result)})
         kept[(levels, spacing, eta)] = (preds, seconds)
 
     # Baselines: bicubic; one sample and the mean of K samples at k-levels / k-spacing for each eta.
-    result = compare_to_targets(stems, bicubic, hr, bicubic)
+    result = compare_to_targets(stems, hr, {"pred": bicubic, "bicubic": bicubic})
     baselines = [{"method": "bicubic", **summary(result, "bicubic")}]
     for eta in tqdm(etas, desc=f"mean of {bench_args.k}", file=sys.stdout):
         samples, seconds = [], []
@@ -134,9 +132,10 @@ def main(cfg: Config, bench_args) -> None:
             samples.append(preds)
             seconds.append(sec)
         common = {"levels": bench_args.k_levels, "spacing": bench_args.k_spacing, "eta": eta}
-        single = compare_to_targets(stems, samples[0], hr, bicubic)
-        each = [summary(compare_to_targets(stems, s, hr, bicubic))["psnr"] for s in samples]
-        mean = compare_to_targets(stems, [np.mean(group, axis=0) for group in zip(*samples)], hr, bicubic)
+        single = compare_to_targets(stems, hr, {"pred": samples[0], "bicubic": bicubic})
+        each = [summary(compare_to_targets(stems, hr, {"pred": s, "bicubic": bicubic}))["psnr"] for s in samples]
+        mean = compare_to_targets(stems, hr, {"pred": [np.mean(group, axis=0) for group in zip(*samples)],
+                                             "bicubic": bicubic})
         baselines += [{"method": f"single sample, {bench_args.k_spacing}", **common, "s_per_image": seconds[0],
                        **summary(single)},
                       {"method": f"mean of {bench_args.k} samples, {bench_args.k_spacing}", **common,

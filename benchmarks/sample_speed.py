@@ -3,7 +3,7 @@
     python -m benchmarks.sample_speed [--config PARTIAL.yaml] [section.key=value ...]
         [--levels 10,20,50,100] [--batches 1,2,4,8] [--probe-steps 3] [--full-limit 60]
         [--mem-sizes 64x64,128x128,200x304,400x608] [--field PATH|none] [--label NAME] [--out DIR]
-Everything goes through utils.predict.super_resolve (sample.py's code path) with the config's
+Everything goes through sample.super_resolve (sample.py's code path) with the config's
 model at random weights (speed does not depend on them), spacing and eta from sampling.*. A
 run of L steps is timed in full when L x (time per step) is below --full-limit seconds;
 otherwise it is --probe-steps steps timed and scaled by L / probe-steps (rows say which).
@@ -11,9 +11,7 @@ Sizes are LR (time x trace); outputs are twice that. Writes OUT/sample_speed_<la
 """
 from __future__ import annotations
 
-import copy
 import sys
-import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,17 +19,29 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.common import (config_label, int_list, load_average, machine_info, markdown_table, output_dir,
-                               peak_memory_mb, run_benchmark, start_peak_memory, sync, timed, write_json)
+from benchmarks.common import (
+    config_label,
+    int_list,
+    load_average,
+    machine_info,
+    markdown_table,
+    output_dir,
+    peak_memory_mb,
+    run_benchmark,
+    start_peak_memory,
+    timed,
+    write_json,
+)
 from datasets.condition import upsample
 from datasets.dat_io import read_field
 from datasets.normalize import clip_for, normalize, section_stats
 from diffusion.ddim import per_sample_noise, sample_ddim
-from diffusion.schedule import make_alpha_bar, make_betas, sampling_gammas
-from utils.checkpoint import build_noise_predictor, noise_predictor_args
+from diffusion.schedule import make_schedule, sampling_gammas
+from diffusion.tiling import tiled
+from models.build import build_network, network_args
+from sample import file_seed, make_net_fn, super_resolve
 from utils.config import Config
 from utils.plots import save_figure
-from utils.predict import file_seed, make_net_fn, super_resolve, tiled
 from utils.runtime import pick_device, seed_everything
 
 FIELD_FILE = "kumano2_608x400.dat"  # looked up in data.field_dir; 608 traces x 400 samples
@@ -74,12 +84,11 @@ def make_runner(cfg: Config, device: torch.device):
     run times `steps` DDIM steps: the first steps of an of_levels run (default: a steps run), with
     the config's spacing, eta, seed and overlap, and returns seconds.
     """
-    net = build_noise_predictor(noise_predictor_args(cfg)).to(device).eval().requires_grad_(False)
+    net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip)).to(device).eval().requires_grad_(False)
     if device.type == "cuda" and cfg.train.channels_last:
         net.to(memory_format=torch.channels_last)
     net_fn = make_net_fn(torch.compile(net) if cfg.train.compile else net, device, cfg.train.precision)
-    alpha_bar = make_alpha_bar(make_betas(cfg.diffusion.num_steps, cfg.diffusion.beta_schedule,
-                                          cfg.diffusion.beta_start, cfg.diffusion.beta_end))
+    alpha_bar = make_schedule(cfg.diffusion)
     s = cfg.sampling
 
     def run(sections: list[np.ndarray], steps: int, batch: int, tile: int, of_levels: int | None = None) -> float:
@@ -214,7 +223,7 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.sampling.seed)
     out = output_dir(cfg, bench_args)
     result = {"benchmark": "sample_speed", "label": config_label(bench_args), "machine": machine_info(device),
-              "model": noise_predictor_args(cfg), "spacing": cfg.sampling.spacing, "eta": cfg.sampling.eta,
+              "model": network_args(cfg.model, cfg.diffusion.eps_skip), "spacing": cfg.sampling.spacing, "eta": cfg.sampling.eta,
               "tile_size": cfg.sampling.tile_size, "tile_overlap": cfg.sampling.tile_overlap,
               "tile_batch": cfg.sampling.batch_size, "probe_steps": bench_args.probe_steps}
     run, net_fn, alpha_bar = make_runner(cfg, device)

@@ -19,13 +19,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.common import (config_label, int_list, load_average, machine_info, markdown_table, merge_rows,
-                               output_dir, peak_memory_mb, run_benchmark, start_peak_memory, sync, write_json)
+from benchmarks.common import (
+    config_label,
+    int_list,
+    load_average,
+    machine_info,
+    markdown_table,
+    merge_rows,
+    output_dir,
+    peak_memory_mb,
+    run_benchmark,
+    start_peak_memory,
+    sync,
+    write_json,
+)
 from datasets.pairs import PatchSampler, find_pairs, read_sections
 from diffusion.loss import diffusion_loss
-from diffusion.schedule import make_alpha_bar, make_betas
+from diffusion.schedule import make_schedule
+from models.build import build_network, network_args
 from train import apply_gradients, update_ema
-from utils.checkpoint import build_noise_predictor, noise_predictor_args
 from utils.config import Config
 from utils.errors import DataError
 from utils.plots import save_figure
@@ -60,14 +72,13 @@ def training_sections(cfg: Config, n: int) -> tuple[np.ndarray, np.ndarray | Non
 
 def make_train_step(cfg: Config, device: torch.device, sampler: PatchSampler):
     """Return (step(i) -> (data seconds, step seconds), parameter count), set up exactly as train.py."""
-    net = build_noise_predictor(noise_predictor_args(cfg)).to(device)
+    net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip)).to(device)
     if device.type == "cuda" and cfg.train.channels_last:
         net.to(memory_format=torch.channels_last)
     ema_net = copy.deepcopy(net).eval().requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.train.lr)
     train_net = torch.compile(net) if cfg.train.compile else net
-    alpha_bar = make_alpha_bar(make_betas(cfg.diffusion.num_steps, cfg.diffusion.beta_schedule,
-                                          cfg.diffusion.beta_start, cfg.diffusion.beta_end))
+    alpha_bar = make_schedule(cfg.diffusion)
     noise_gen = torch.Generator(device=device).manual_seed(cfg.run.seed)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.precision == "fp16")
     net.train()
@@ -115,7 +126,7 @@ def measure_patch(cfg: Config, device: torch.device, hr, lr, patch: int, bench_a
                 break
     median = statistics.median(step_s)
     return {"patch": patch, "batch": cfg.train.batch_size, "params_m": n_params / 1e6,
-            "model": noise_predictor_args(cfg), "precision": cfg.train.precision if device.type == "cuda" else "fp32",
+            "model": network_args(cfg.model, cfg.diffusion.eps_skip), "precision": cfg.train.precision if device.type == "cuda" else "fp32",
             "ms_per_step": 1e3 * median, "ms_per_step_min": 1e3 * min(step_s), "ms_per_step_max": 1e3 * max(step_s),
             "images_per_s": cfg.train.batch_size / median, "data_ms": 1e3 * statistics.median(data_s),
             "data_share": sum(data_s) / sum(step_s), "peak_mem_mb": peak_memory_mb(device, baseline),

@@ -7,13 +7,12 @@ read_* returns memory orientation; write_dat takes memory orientation and transp
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from utils.atomic import atomic_write_bytes
 from utils.errors import DataError
 
 FIELD_NAME = re.compile(r"^(?P<name>.+)_(?P<traces>\d+)x(?P<samples>\d+)$")
@@ -41,24 +40,6 @@ def write_dat(path: str | Path, section: np.ndarray) -> None:
     path = Path(path)
     on_disk = np.ascontiguousarray(np.asarray(section, dtype="<f4").T)
     atomic_write_bytes(path, on_disk.tobytes())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write data to path so that readers see either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def field_shape(path: str | Path) -> tuple[int, int]:

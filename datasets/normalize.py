@@ -11,8 +11,11 @@ import numpy as np
 from utils.errors import DataError
 
 
-def section_stats(lr: np.ndarray, scheme: str) -> tuple[float, float]:
-    """Return (center, scale) of an LR section: mean/std for zscore, mid-range/half-range for minmax."""
+def section_stats(lr: np.ndarray, scheme: str, source: str = "section") -> tuple[float, float]:
+    """Return (center, scale) of an LR section: mean/std for zscore, mid-range/half-range for minmax.
+
+    source names the section (its file) in the error raised for a constant or non-finite one.
+    """
     lr = np.asarray(lr, dtype=np.float64)
     if scheme == "zscore":
         center, scale = lr.mean(), lr.std()
@@ -22,7 +25,7 @@ def section_stats(lr: np.ndarray, scheme: str) -> tuple[float, float]:
     else:
         raise ValueError(f"unknown normalisation {scheme!r}")
     if not np.isfinite(scale) or scale <= 0:
-        raise DataError(f"section is constant or not finite (scale {scale}); cannot normalise it")
+        raise DataError(f"{source}: section is constant or not finite (scale {scale}); cannot normalise it")
     return float(center), float(scale)
 
 

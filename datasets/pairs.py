@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from datasets.condition import upsample
-from datasets.dat_io import atomic_write_bytes, read_dat
+from datasets.dat_io import read_dat
 from datasets.normalize import clip_for, normalize, section_stats
+from utils.atomic import atomic_write_bytes
 from utils.errors import DataError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -112,11 +113,16 @@ class NormalisedPairs:
     stats: np.ndarray  # (N, 2) center and scale of each section's LR
 
 
-def normalise_pairs(lr: np.ndarray, hr: np.ndarray, data_cfg, modes: list[str] | None = None) -> NormalisedPairs:
-    """Return NormalisedPairs for LR (N, h, w) and HR (N, 2h, 2w) with statistics from LR only."""
+def normalise_pairs(lr: np.ndarray, hr: np.ndarray, data_cfg, modes: list[str] | None = None,
+                    names: list[str] | None = None) -> NormalisedPairs:
+    """Return NormalisedPairs for LR (N, h, w) and HR (N, 2h, 2w) with statistics from LR only.
+
+    names (one per section, e.g. file paths) are quoted when a section cannot be normalised.
+    """
     modes = modes or data_cfg.upsample_modes
     clip = clip_for(data_cfg.normalization, data_cfg.zscore_clip)
-    stats = np.array([section_stats(x, data_cfg.normalization) for x in lr], dtype=np.float64)
+    names = names or [f"section {i}" for i in range(len(lr))]
+    stats = np.array([section_stats(x, data_cfg.normalization, n) for x, n in zip(lr, names)], dtype=np.float64)
     lr_n = np.stack([normalize(x, s, clip) for x, s in zip(lr, stats)])
     x0 = np.stack([normalize(x, s, clip) for x, s in zip(hr, stats)])
     cond = {m: upsample(torch.from_numpy(lr_n)[:, None], m)[:, 0].numpy() for m in modes}
@@ -139,18 +145,20 @@ class PatchSampler:
     same stream). With data.source = degrade, the LR of every draw is made anew from the HR.
     """
 
-    def __init__(self, hr: np.ndarray, lr: np.ndarray | None, data_cfg, degradation_cfg, seed: int):
+    def __init__(self, hr: np.ndarray, lr: np.ndarray | None, data_cfg, degradation_cfg, seed: int,
+                 names: list[str] | None = None):
         self.cfg, self.degradation_cfg = data_cfg, degradation_cfg
         self.hr = hr
+        self.names = names or [f"section {i}" for i in range(len(hr))]
         self.rng = np.random.default_rng(seed)
-        self.pairs = normalise_pairs(lr, hr, data_cfg) if data_cfg.source == "pairs" else None
+        self.pairs = normalise_pairs(lr, hr, data_cfg, names=self.names) if data_cfg.source == "pairs" else None
 
     def _one_section(self, index: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
         if self.pairs is not None:
             return self.pairs.cond[mode][index], self.pairs.x0[index]
         from datasets.degrade import degrade
         lr = degrade(self.hr[index], self.rng, self.degradation_cfg)
-        fresh = normalise_pairs(lr[None], self.hr[index][None], self.cfg, [mode])
+        fresh = normalise_pairs(lr[None], self.hr[index][None], self.cfg, [mode], [self.names[index]])
         return fresh.cond[mode][0], fresh.x0[0]
 
     def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,9 +172,11 @@ class PatchSampler:
             cond, x0 = self._one_section(index, mode)
             top, left = self.rng.integers(height - p + 1), self.rng.integers(width - p + 1)
             both = np.stack([cond[top:top + p, left:left + p], x0[top:top + p, left:left + p]])
-            if self.cfg.augment:
+            if self.cfg.augment != "none":
                 flips = self.rng.integers(2, size=2)
-                both = augment_patch(both, bool(flips[0]), bool(flips[1]), int(self.rng.integers(4)))
+                # Quarter turns swap time and trace; seismic sections are not isotropic, so only on request.
+                turns = int(self.rng.integers(4)) if self.cfg.augment == "flips_rot90" else 0
+                both = augment_patch(both, bool(flips[0]), bool(flips[1]), turns)
             conds.append(both[0])
             x0s.append(both[1])
         as_tensor = lambda arrays: torch.from_numpy(np.ascontiguousarray(np.stack(arrays)))[:, None]  # noqa: E731
@@ -177,12 +187,3 @@ class PatchSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
-
-
-def heldout_lr(stem: str, hr: np.ndarray, data_cfg, degradation_cfg, split_seed: int) -> np.ndarray:
-    """Return the LR input of a held-out stem: read from disk, or degraded with a seed fixed per stem."""
-    if data_cfg.source == "pairs":
-        return read_dat(Path(data_cfg.lr_dir) / f"{stem}.dat", data_cfg.lr_shape)
-    from datasets.degrade import degrade
-    seed = [split_seed, *(ord(ch) for ch in stem)]
-    return degrade(hr, np.random.default_rng(seed), degradation_cfg)

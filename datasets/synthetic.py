@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets.dat_io import atomic_write_bytes, write_dat
+from datasets.dat_io import write_dat
 from datasets.degrade import add_noise
+from utils.atomic import atomic_write_bytes
 from utils.cli import run_main
 from utils.config import Config, SyntheticConfig
 from utils.errors import DataError
@@ -249,13 +250,9 @@ def generate_dataset(cfg: Config) -> int:
     return syn.n_pairs
 
 
-def _generate(cfg: Config, args) -> None:
-    generate_dataset(cfg)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on argv (sys.argv[1:] when None); return the exit code."""
-    return run_main(_generate, argv, "Write seeded synthetic LR/HR seismic pairs as .dat files.")
+    return run_main(generate_dataset, argv, "Write seeded synthetic LR/HR seismic pairs as .dat files.")
 
 
 if __name__ == "__main__":

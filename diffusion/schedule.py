@@ -29,6 +29,15 @@ def make_alpha_bar(betas: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, dim=0)])
 
 
+def make_schedule(diffusion_cfg) -> torch.Tensor:
+    """Return alpha_bar_0..alpha_bar_T, shape (T+1,), for the config's diffusion section.
+
+    diffusion_cfg: any object with num_steps, beta_schedule, beta_start and beta_end.
+    """
+    d = diffusion_cfg
+    return make_alpha_bar(make_betas(d.num_steps, d.beta_schedule, d.beta_start, d.beta_end))
+
+
 def alpha_bar_at(t: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
     """Return alpha_bar at real-valued t in [0, T], interpolating log alpha_bar linearly."""
     t = t.to(torch.float64).clamp(0, len(alpha_bar) - 1)
@@ -72,5 +81,5 @@ def noise_input(gamma: torch.Tensor) -> torch.Tensor:
 
 
 def gamma_from_noise_input(log_snr: torch.Tensor) -> torch.Tensor:
-    """Invert noise_input (used by oracle networks in tests)."""
+    """Invert noise_input: gamma = sigmoid(s) (models/noise_predictor.py inverts it the same way)."""
     return torch.sigmoid(log_snr.to(torch.float64))

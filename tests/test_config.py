@@ -1,13 +1,12 @@
 """Config: defaults + partial YAML + typed overrides, and one-line errors from the command line."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import run_cli
 from utils.config import config_from_dict, config_to_dict, load_config, parse_override
 from utils.errors import ConfigError
 
@@ -109,12 +108,10 @@ def test_partial_yaml_layer(tmp_path):
         load_config(str(tmp_path / "missing.yaml"))
 
 
-def run_script(*args):
-    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_bad_key_is_one_line_and_exit_code_2(tmp_path):
-    result = run_script("train.py", "train.max_stepz=3", f"run.dir={tmp_path / 'run'}")
+    result = run_cli("train", "train.max_stepz=3", f"run.dir={tmp_path / 'run'}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -125,7 +122,7 @@ def test_cli_bad_key_is_one_line_and_exit_code_2(tmp_path):
 
 def test_cli_dry_run_prints_the_resolved_config(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_script("train.py", "--dry-run", "train.max_steps=5", f"run.dir={run_dir}")
+    result = run_cli("train", "--dry-run", "train.max_steps=5", f"run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     printed = yaml.safe_load(result.stdout)
     assert isinstance(printed, dict), result.stdout

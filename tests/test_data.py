@@ -12,8 +12,15 @@ import torch
 
 from datasets.dat_io import field_name, field_shape, read_dat, read_field, write_dat
 from datasets.normalize import denormalize, normalize, section_stats
-from datasets.pairs import (PatchSampler, augment_patch, find_pairs, load_or_make_split, make_split,
-                            normalise_pairs, read_sections)
+from datasets.pairs import (
+    PatchSampler,
+    augment_patch,
+    find_pairs,
+    load_or_make_split,
+    make_split,
+    normalise_pairs,
+    read_sections,
+)
 from utils.config import load_config
 from utils.errors import DataError
 
@@ -260,8 +267,8 @@ def test_read_sections_stacks_in_stem_order(tmp_path):
 
 # ---------------------------------------------------------------- patches
 
-def make_sampler(seed, augment=False):
-    cfg = data_cfg(f"data.augment={str(augment).lower()}")
+def make_sampler(seed, augment="none"):
+    cfg = data_cfg(f"data.augment={augment}")
     lr, hr = toy_sections(n=4, h=32, w=32)
     return PatchSampler(hr, lr, cfg.data, cfg.degradation, seed=seed)
 
@@ -277,7 +284,7 @@ def dihedral(patch: np.ndarray) -> list[np.ndarray]:
     return [np.rot90(f, k) for f in (patch, patch[::-1]) for k in range(4)]
 
 
-@pytest.mark.parametrize("augment", [False, True])
+@pytest.mark.parametrize("augment", ["none", "flips", "flips_rot90"])
 def test_patch_sampler_draws_aligned_patches(augment):
     sampler = make_sampler(seed=3, augment=augment)
     pairs = sampler.pairs
@@ -297,24 +304,49 @@ def test_patch_sampler_draws_aligned_patches(augment):
 
 
 def test_patch_sampler_fresh_draws_seeded_and_resumable():
-    sampler = make_sampler(seed=7, augment=True)
+    sampler = make_sampler(seed=7, augment="flips_rot90")
     a, _ = sampler.draw(3)
     b, _ = sampler.draw(3)
     assert not np.array_equal(a.numpy(), b.numpy()), "every call draws new patches"
 
-    twin = make_sampler(seed=7, augment=True)
+    twin = make_sampler(seed=7, augment="flips_rot90")
     np.testing.assert_array_equal(twin.draw(3)[0].numpy(), a.numpy())
     np.testing.assert_array_equal(twin.draw(3)[0].numpy(), b.numpy())
-    other = make_sampler(seed=8, augment=True)
+    other = make_sampler(seed=8, augment="flips_rot90")
     assert not np.array_equal(other.draw(3)[0].numpy(), a.numpy())
 
     state = copy.deepcopy(sampler.state_dict())
     expected = [sampler.draw(2) for _ in range(2)]
-    resumed = make_sampler(seed=123, augment=True)
+    resumed = make_sampler(seed=123, augment="flips_rot90")
     resumed.load_state_dict(state)
     for x0_c, (x0_e, cond_e) in zip([resumed.draw(2) for _ in range(2)], expected):
         np.testing.assert_array_equal(x0_c[0].numpy(), x0_e.numpy())
         np.testing.assert_array_equal(x0_c[1].numpy(), cond_e.numpy())
+
+
+def flip_views(patch: np.ndarray) -> list[np.ndarray]:
+    return [f for g in (patch, patch[::-1]) for f in (g, g[:, ::-1])]
+
+
+def matching_views(sampler, patch: np.ndarray) -> set[str]:
+    """Return which kinds of view of a training section the patch is: 'flip' (time stays time) and/or 'turn'."""
+    kinds = set()
+    for kind, views in (("flip", flip_views(patch)), ("turn", [np.ascontiguousarray(v.T) for v in flip_views(patch)])):
+        for view in views:
+            if any(find_crop(section, view) for section in sampler.pairs.x0):
+                kinds.add(kind)
+    return kinds
+
+
+def test_default_augmentation_keeps_time_along_time():
+    """Flips only by default: a quarter turn would make a trace into a time series, a task never met at inference."""
+    assert load_config(None, []).data.augment == "flips"
+    flips = make_sampler(seed=5, augment="flips")
+    x0, _ = flips.draw(24)
+    assert all("flip" in matching_views(flips, x) for x in x0[:, 0].numpy())
+    turns = make_sampler(seed=5, augment="flips_rot90")
+    x0, _ = turns.draw(24)
+    assert any(matching_views(turns, x) == {"turn"} for x in x0[:, 0].numpy()), "rot90 remains available"
 
 
 def test_augment_patch_is_applied_identically_to_cond_and_x0():

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,12 @@ import train
 from datasets.dat_io import read_dat, write_dat
 from datasets.pairs import make_split, read_sections, read_split
 from datasets.synthetic import generate_dataset
-from tests.conftest import TINY_MODEL, write_toy_pairs
+from tests.conftest import TINY_MODEL, run_cli, write_toy_pairs
 from utils.checkpoint import load_checkpoint
 from utils.config import config_to_dict, load_config
 from utils.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # two shared cores: one thread per process is fastest
 FAST = ["train.max_steps=1", "train.batch_size=2", "train.log_every=1", "train.ckpt_every=1",
         "train.val_every=0", "sampling.steps=2", "sampling.batch_size=2", "run.device=cpu"]
 
@@ -44,11 +42,6 @@ def toy_overrides(root: Path) -> list[str]:
             "data.generate_if_missing=false", "run.deterministic=true", *TINY_MODEL, *FAST]
 
 
-def run_cli(script: str, *args: str) -> subprocess.CompletedProcess:
-    """Run `python script.py args` (or `python -m datasets.synthetic args`) from the repository root."""
-    target = ["-m", script] if script.startswith("datasets.") else [f"{script}.py"]
-    return subprocess.run([sys.executable, *target, *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, env=ENV, timeout=300)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *names) -> str:
@@ -168,6 +161,18 @@ def test_bad_field_file_is_one_line_naming_it(tmp_path, trained, name, size, mes
     assert_one_line_error(result, field / name, message)
 
 
+def test_constant_field_section_is_named_skipped_and_the_others_still_predicted(tmp_path, trained):
+    overrides, _, ckpt = trained
+    field = tmp_path / "field"
+    write_dat(field / "dead_24x16.dat", np.zeros((16, 24), dtype=np.float32))  # (time, trace)
+    write_dat(field / "line_24x16.dat", np.random.default_rng(0).standard_normal((16, 24)).astype(np.float32))
+    result = run_cli("sample", *overrides, f"run.dir={tmp_path / 'out'}", f"sampling.checkpoint={ckpt}",
+                     "sampling.input=field", f"data.field_dir={field}")
+    assert_one_line_error(result, field / "dead_24x16.dat", "constant", "1 of 2 field sections were skipped")
+    assert (tmp_path / "out" / "field" / "line_48x32_pred.dat").stat().st_size == 48 * 32 * 4
+    assert not (tmp_path / "out" / "field" / "dead_48x32_pred.dat").exists()
+
+
 # ---------------------------------------------------------------- checkpoints and run order
 
 def test_resume_with_a_different_model_lists_the_differing_keys(tmp_path, trained):
@@ -179,6 +184,22 @@ def test_resume_with_a_different_model_lists_the_differing_keys(tmp_path, traine
     err = assert_one_line_error(result, copy / "checkpoints" / "last.pt", "different model",
                                 "model.base_channels: checkpoint 8 vs config 16")
     assert "model.num_res_blocks" not in err, "lists only the keys that differ"
+    assert file_hashes(copy) == before, "a rejected resume changes nothing in the run folder"
+
+
+@pytest.mark.parametrize("override,named", [
+    ("diffusion.loss=l2", "diffusion.loss: checkpoint 'l1' vs config 'l2'"),
+    ("diffusion.beta_end=0.03", "diffusion.beta_end: checkpoint 0.02 vs config 0.03"),
+    ("diffusion.eps_skip=false", "diffusion.eps_skip: checkpoint True vs config False"),
+])
+def test_resume_with_a_different_diffusion_setting_is_refused(tmp_path, trained, override, named):
+    overrides, run, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    before = file_hashes(copy)
+    result = run_cli("train", *overrides, f"run.dir={copy}", "train.max_steps=2", override)
+    err = assert_one_line_error(result, copy / "checkpoints" / "last.pt", "different diffusion setting", named)
+    assert "diffusion.num_steps" not in err, "lists only the keys that differ"
     assert file_hashes(copy) == before, "a rejected resume changes nothing in the run folder"
 
 

@@ -5,13 +5,12 @@ import pytest
 import torch
 
 from diffusion.loss import add_noise, diffusion_loss, draw_gamma
-from diffusion.schedule import gamma_from_noise_input, make_alpha_bar, make_betas, noise_input
+from diffusion.schedule import gamma_from_noise_input, noise_input
+from tests.conftest import linear_alpha_bar, oracle_for
 
 T = 1000
 
 
-def alpha_bar_table(num_steps: int = T) -> torch.Tensor:
-    return make_alpha_bar(make_betas(num_steps, "linear", 1e-4, 2e-2))
 
 
 def batch(size: int = 4, hw: int = 8, seed: int = 0):
@@ -19,13 +18,6 @@ def batch(size: int = 4, hw: int = 8, seed: int = 0):
     return torch.randn((size, 1, hw, hw), generator=g), torch.randn((size, 1, hw, hw), generator=g)
 
 
-def oracle_for(x0: torch.Tensor, offset: float = 0.0):
-    """Net returning the true eps of x_t (plus a constant offset), reading gamma from s only."""
-    def net(x_t, cond, s):
-        gamma = gamma_from_noise_input(s).view(-1, 1, 1, 1)
-        eps = (x_t.double() - gamma.sqrt() * x0.double()) / (1 - gamma).sqrt()
-        return (eps + offset).float()
-    return net
 
 
 def toy_net(x_t, cond, s):
@@ -43,7 +35,7 @@ def replay(alpha_bar, x0, seed):
 
 def test_loss_shape_is_per_sample():
     x0, cond = batch(5)
-    loss = diffusion_loss(toy_net, x0, cond, alpha_bar_table(), torch.Generator().manual_seed(0))
+    loss = diffusion_loss(toy_net, x0, cond, linear_alpha_bar(), torch.Generator().manual_seed(0))
     assert loss.shape == (5,)
     assert torch.isfinite(loss).all() and (loss > 0).all()
 
@@ -51,11 +43,11 @@ def test_loss_shape_is_per_sample():
 @pytest.mark.parametrize("norm", ["l1", "l2"])
 def test_loss_is_zero_for_the_oracle(norm):
     x0, cond = batch(64)
-    loss = diffusion_loss(oracle_for(x0), x0, cond, alpha_bar_table(), torch.Generator().manual_seed(1), norm)
+    loss = diffusion_loss(oracle_for(x0), x0, cond, linear_alpha_bar(), torch.Generator().manual_seed(1), norm)
     assert loss.shape == (64,)
     assert loss.max().item() < 1e-4
     # and clearly non-zero for a wrong net: the check can fail
-    wrong = diffusion_loss(lambda x, c, s: torch.zeros_like(x), x0, cond, alpha_bar_table(),
+    wrong = diffusion_loss(lambda x, c, s: torch.zeros_like(x), x0, cond, linear_alpha_bar(),
                            torch.Generator().manual_seed(1), norm)
     assert wrong.min().item() > 0.3
 
@@ -63,7 +55,7 @@ def test_loss_is_zero_for_the_oracle(norm):
 def test_l1_and_l2_of_a_constant_error():
     """An eps error of exactly +2 everywhere gives l1 = 2 and l2 = 4."""
     x0, cond = batch(16)
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     l1 = diffusion_loss(oracle_for(x0, 2.0), x0, cond, alpha_bar, torch.Generator().manual_seed(2), "l1")
     l2 = diffusion_loss(oracle_for(x0, 2.0), x0, cond, alpha_bar, torch.Generator().manual_seed(2), "l2")
     torch.testing.assert_close(l1, torch.full((16,), 2.0), rtol=0, atol=2e-3)
@@ -72,7 +64,7 @@ def test_l1_and_l2_of_a_constant_error():
 
 def test_l1_and_l2_are_mean_abs_and_mean_square_of_the_eps_error():
     x0, cond = batch(6)
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     zero_net = lambda x_t, c, s: torch.zeros_like(x_t)  # noqa: E731
     _, _, eps = replay(alpha_bar, x0, 3)
     l1 = diffusion_loss(zero_net, x0, cond, alpha_bar, torch.Generator().manual_seed(3), "l1")
@@ -83,7 +75,7 @@ def test_l1_and_l2_are_mean_abs_and_mean_square_of_the_eps_error():
 
 
 def test_draw_gamma_lies_between_adjacent_alpha_bars():
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     t, gamma = draw_gamma(alpha_bar, 4096, torch.Generator().manual_seed(4))
     assert t.shape == gamma.shape == (4096,)
     assert gamma.dtype == torch.float64
@@ -95,17 +87,17 @@ def test_draw_gamma_lies_between_adjacent_alpha_bars():
 
 
 def test_a_batch_of_64_holds_several_t_and_all_t_are_reachable():
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     t, _ = draw_gamma(alpha_bar, 64, torch.Generator().manual_seed(5))
     assert len(torch.unique(t)) > 1
-    small = alpha_bar_table(10)
+    small = linear_alpha_bar(10)
     t, _ = draw_gamma(small, 5000, torch.Generator().manual_seed(6))
     assert sorted(torch.unique(t).tolist()) == list(range(1, 11)), "t must be uniform over 1..T, ends included"
 
 
 def test_diffusion_loss_feeds_the_net_noise_input_of_its_gamma():
     """A spy net: s is noise_input(gamma) of the drawn gamma and x_t is add_noise with that gamma."""
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     x0, cond = batch(64)
     seen = {}
 
@@ -128,7 +120,7 @@ def test_diffusion_loss_feeds_the_net_noise_input_of_its_gamma():
 
 
 def test_same_seed_same_loss_different_seed_different_loss():
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     x0, cond = batch(4)
     first = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(11))
     again = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(11))
@@ -138,7 +130,7 @@ def test_same_seed_same_loss_different_seed_different_loss():
 
 
 def test_loss_backpropagates_into_the_net():
-    alpha_bar = alpha_bar_table()
+    alpha_bar = linear_alpha_bar()
     x0, cond = batch(2)
     net = torch.nn.Conv2d(2, 1, 3, padding=1)
     loss = diffusion_loss(lambda x, c, s: net(torch.cat([c, x], 1)), x0, cond, alpha_bar,

@@ -5,22 +5,17 @@ the loss would still fall but these samples would be noise and the test would fa
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from datasets.pairs import normalise_pairs
 from datasets.synthetic import make_pairs
 from diffusion.ddim import per_sample_noise, sample_ddim
 from diffusion.loss import diffusion_loss
-from diffusion.schedule import make_alpha_bar, make_betas, sampling_gammas
-from diffusion.noise_predictor import NoisePredictor
+from diffusion.schedule import sampling_gammas
+from models.noise_predictor import NoisePredictor
 from models.unet import UNet
+from tests.conftest import linear_alpha_bar, psnr
 from utils.config import load_config
-
-
-def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
-    data_range = (ref.max() - ref.min()).item()
-    return 10 * np.log10(data_range**2 / ((x - ref) ** 2).mean().item())
 
 
 def test_trained_sampler_beats_its_conditioning_input():
@@ -33,7 +28,7 @@ def test_trained_sampler_beats_its_conditioning_input():
 
     torch.manual_seed(0)
     net = NoisePredictor(UNet(base_channels=16, channel_mults=[1, 2], num_res_blocks=1, norm_groups=8), skip=True)
-    alpha_bar = make_alpha_bar(make_betas(1000, "linear", 1e-4, 2e-2))
+    alpha_bar = linear_alpha_bar()
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)  # high for a short run on four patches
     generator = torch.Generator().manual_seed(0)
     for _ in range(400):

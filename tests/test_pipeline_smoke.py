@@ -4,13 +4,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 import eval as eval_script
 import sample
 import train
-from utils.checkpoint import load_checkpoint
-from utils.config import load_config
+from tests.conftest import REPO, TINY_MODEL
+from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.config import config_from_dict, load_config
+from utils.runtime import DistInfo
 
 
 def test_train_sample_eval_round_trip(tiny_cfg):
@@ -26,10 +30,11 @@ def test_train_sample_eval_round_trip(tiny_cfg):
         assert (run / "samples" / f"{stem}_pred.dat").stat().st_size == 64 * 64 * 4
     assert (run / "samples" / "grid.png").exists()
 
+    assert not (run / "samples" / "metrics.json").exists(), "only eval.py writes metrics"
+
     eval_script.main(tiny_cfg)
-    from_sample = json.loads((run / "samples" / "metrics.json").read_text())
-    from_eval = json.loads((run / "eval" / "metrics.json").read_text())
-    assert from_sample["files"] == from_eval["files"]  # one metric function, same numbers
+    scores = json.loads((run / "eval" / "metrics.json").read_text())
+    assert sorted(scores["files"]) == sorted(test_stems)
     assert (run / "eval" / "spectra.png").exists()
 
 
@@ -46,10 +51,11 @@ def test_sample_skips_finished_outputs_unless_overwrite(tiny_cfg, toy_data, caps
     assert pred.stat().st_mtime_ns != before
 
 
-def test_resume_continues_bit_exactly(toy_data, tmp_path):
-    from tests.conftest import TINY_MODEL
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_resume_continues_bit_exactly(toy_data, tmp_path, dropout):
+    """Dropout draws from torch's global generator: its state must travel in the checkpoint too."""
     common = toy_data + TINY_MODEL + ["train.batch_size=2", "train.log_every=1", "train.val_every=0",
-                                      "run.device=cpu"]
+                                      "run.device=cpu", f"model.dropout={dropout}"]
     straight = load_config(None, common + [f"run.dir={tmp_path / 'a'}", "train.max_steps=4", "train.ckpt_every=4"])
     train.main(straight)
     first = load_config(None, common + [f"run.dir={tmp_path / 'b'}", "train.max_steps=2", "train.ckpt_every=2"])
@@ -62,3 +68,45 @@ def test_resume_continues_bit_exactly(toy_data, tmp_path):
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
         assert torch.equal(a["ema"][key], b["ema"][key]), key
+
+
+def test_loss_scaler_state_travels_in_the_checkpoint(tiny_cfg, tmp_path):
+    """fp16 on CUDA scales the loss; a resumed run must continue with the scale it had reached."""
+    train.start_run(tiny_cfg)
+    split = train.training_split(tiny_cfg, DistInfo(0, 1, 0))
+    make_state = lambda: train.new_training_state(  # noqa: E731
+        tiny_cfg, torch.device("cpu"), train.patch_sampler(tiny_cfg, split["train"], 0), 0)
+    state = make_state()
+    state.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)  # an active scaler, as fp16 on CUDA has
+    state.scaler.scale(torch.ones(()))
+    state.scaler.update(new_scale=96.0)
+    save_checkpoint(tmp_path / "last.pt", train.checkpoint_state(tiny_cfg, state))
+    resumed = make_state()
+    resumed.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    train.restore_state(tiny_cfg, resumed, tmp_path / "last.pt", DistInfo(0, 1, 0))
+    assert resumed.scaler.get_scale() == 96.0
+
+
+LEGACY = REPO / "tests" / "data" / "legacy_checkpoint_6747fe8.pt"  # written by train.py at commit 6747fe8
+
+
+def test_checkpoints_of_the_previous_layout_still_load_and_predict(tiny_cfg):
+    """Network arguments, weights and the stored config of an older checkpoint rebuild the same network."""
+    tiny_cfg.sampling.checkpoint = str(LEGACY)
+    net, cfg, step = sample.load_model(tiny_cfg, torch.device("cpu"))
+    assert step == 3 and cfg.model.base_channels == 8
+    g = torch.Generator().manual_seed(0)
+    x_t, cond = torch.randn(2, 1, 16, 24, generator=g), torch.randn(2, 1, 16, 24, generator=g)
+    expected = np.load(LEGACY.with_name(LEGACY.stem + "_output.npy"))  # that commit's output on these inputs
+    np.testing.assert_allclose(net(x_t, cond, torch.tensor([-3.0, 2.0])).numpy(), expected, atol=1e-6)
+    stored = load_checkpoint(LEGACY)["config"]
+    assert stored["data"]["augment"] is True, "that commit stored a bool: flips and quarter turns"
+    assert config_from_dict(stored).data.augment == "flips_rot90"
+
+
+def test_trained_settings_returns_a_copy(tiny_cfg):
+    stored = load_config(None, ["model.base_channels=32", "data.normalization=minmax"])
+    before = json.dumps(tiny_cfg.__dict__, default=lambda o: o.__dict__)
+    merged = sample.trained_settings(tiny_cfg, stored)
+    assert merged.model.base_channels == 32 and merged.data.normalization == "minmax"
+    assert json.dumps(tiny_cfg.__dict__, default=lambda o: o.__dict__) == before, "the argument is not changed"

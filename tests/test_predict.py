@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from diffusion.schedule import gamma_from_noise_input, make_alpha_bar, make_betas, sampling_gammas
-from models.unet import UNet
+from diffusion.schedule import gamma_from_noise_input, sampling_gammas
+from diffusion.tiling import blend_window, tile_starts, tiled
+from sample import file_seed, make_net_fn, super_resolve
+from tests.conftest import linear_alpha_bar, randomise_zero_init, tiny_unet
 from utils.config import load_config
-from utils.predict import blend_window, file_seed, make_net_fn, super_resolve, tile_starts, tiled
 
 CPU = torch.device("cpu")
 
@@ -17,15 +18,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def unet_fn():
     """A tiny U-Net whose zero-initialised convs get small random weights, so eps is not trivially 0."""
-    torch.manual_seed(0)
-    net = UNet(base_channels=8, channel_mults=[1, 2], num_res_blocks=1, dropout=0.0, norm_groups=4).eval()
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.Conv2d) and not module.weight.any():
-                module.weight.copy_(0.07 * torch.randn(module.weight.shape, generator=g))
-                module.bias.copy_(0.07 * torch.randn(module.bias.shape, generator=g))
-    return make_net_fn(net, CPU, "fp32")
+    return make_net_fn(randomise_zero_init(tiny_unet(), std=0.07), CPU, "fp32")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def data_cfg():
 
 @pytest.fixture(scope="module")
 def gammas():
-    return sampling_gammas(make_alpha_bar(make_betas(1000, "linear", 1e-4, 2e-2)), 4, "log")
+    return sampling_gammas(linear_alpha_bar(), 4, "log")
 
 
 def sections(n, h=16, w=16, seed=0):

@@ -12,25 +12,24 @@ import torch
 
 from diffusion.ddim import ddim_step, per_sample_noise, sample_ddim
 from diffusion.loss import add_noise, predict_x0
-from diffusion.schedule import (LOG_SNR_LIMIT, alpha_bar_at, gamma_from_noise_input, make_alpha_bar,
-                                make_betas, noise_input, sampling_gammas, sampling_times)
+from diffusion.schedule import (
+    LOG_SNR_LIMIT,
+    alpha_bar_at,
+    gamma_from_noise_input,
+    make_alpha_bar,
+    make_betas,
+    noise_input,
+    sampling_gammas,
+    sampling_times,
+)
+from tests.conftest import linear_alpha_bar, oracle_for
 
 T = 1000
 SPACINGS = ("log", "linear", "quadratic")
 
 
-def linear_alpha_bar(num_steps: int = T) -> torch.Tensor:
-    return make_alpha_bar(make_betas(num_steps, "linear", 1e-4, 2e-2))
 
 
-def oracle_for(x0: torch.Tensor):
-    """Return net(x_t, cond, s) giving the exact eps of x_t for this x0 at level sigmoid(s)."""
-    x0_64 = x0.double()
-
-    def net(x_t, cond, s):
-        gamma = gamma_from_noise_input(s).view(-1, *(1,) * (x_t.dim() - 1))
-        return ((x_t.double() - gamma.sqrt() * x0_64) / (1 - gamma).sqrt()).float()
-    return net
 
 
 def toy_x0(batch: int = 2, size: int = 8, seed: int = 0) -> torch.Tensor:

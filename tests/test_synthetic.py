@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
 from datasets.dat_io import read_dat
 from datasets.degrade import bandlimited_noise, decimate, degrade
 from datasets.synthetic import main, make_pairs
+from tests.conftest import bicubic, psnr
 from utils.config import load_config
 
 SEED = 7
@@ -25,15 +24,8 @@ def pairs(cfg):
     return make_pairs(6, SEED, cfg.synthetic)
 
 
-def bicubic(lr: np.ndarray) -> np.ndarray:
-    """Return (n, 2H, 2W) bicubic upsampling of (n, H, W), the baseline the model must beat."""
-    x = torch.from_numpy(lr)[:, None]
-    return F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)[:, 0].numpy()
 
 
-def psnr(x: np.ndarray, ref: np.ndarray) -> float:
-    data_range = ref.max() - ref.min()
-    return float(10 * np.log10(data_range ** 2 / np.mean((x - ref) ** 2)))
 
 
 def spectral_centroid(sections: np.ndarray, dt: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tiled sampling (utils.predict.tiled inside super_resolve): coverage, agreement, no seams, bounded batches.
+"""Tiled sampling (diffusion.tiling.tiled inside super_resolve): coverage, agreement, no seams, bounded batches.
 
 The network is the real noise predictor (U-Net + eps skip) at random initialisation, with small
 random weights in its zero-initialised output conv so that F(x_t, cond, s) is not identically 0.
@@ -9,28 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-import utils.predict as predict
+import diffusion.tiling as tiling
 from datasets.synthetic import make_pair
-from diffusion.schedule import make_alpha_bar, make_betas, sampling_gammas
-from utils.checkpoint import build_noise_predictor
+from diffusion.schedule import sampling_gammas
+from diffusion.tiling import tile_starts, tiled
+from sample import make_net_fn, super_resolve
+from tests.conftest import linear_alpha_bar, tiny_network
 from utils.config import load_config
-from utils.predict import make_net_fn, super_resolve, tile_starts, tiled
 
 CPU = torch.device("cpu")
 TILE, OVERLAP = 64, 16
-NET_ARGS = dict(base_channels=8, channel_mults=[1, 2], num_res_blocks=1, dropout=0.0, norm_groups=4, dims=2,
-                eps_skip=True)
 
 
-def random_noise_predictor(seed: int = 0, out_std: float = 0.1) -> torch.nn.Module:
-    """Return the tiny noise predictor with N(0, out_std^2) weights in its (zero-initialised) final conv."""
-    torch.manual_seed(seed)
-    net = build_noise_predictor(NET_ARGS).eval()
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in (net.net.conv_out.weight, net.net.conv_out.bias):
-            param.copy_(out_std * torch.randn(param.shape, generator=g))
-    return net
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,7 @@ def lr(cfg):
 
 
 def sample(net_fn, lr, cfg, tile, batch=2, base_seed=0, steps=4):
-    gammas = sampling_gammas(make_alpha_bar(make_betas(1000, "linear", 1e-4, 2e-2)), steps, "log")
+    gammas = sampling_gammas(linear_alpha_bar(), steps, "log")
     (hr,) = super_resolve(net_fn, [lr], ["line"], cfg.data, gammas, eta=0.0, clip_x0=0.0, base_seed=base_seed,
                           device=CPU, batch=batch, tile=tile, overlap=OVERLAP)
     return hr
@@ -55,14 +45,14 @@ def sample(net_fn, lr, cfg, tile, batch=2, base_seed=0, steps=4):
 @pytest.fixture(scope="module")
 def outputs(lr, cfg):
     """Deterministic (eta = 0) samples of one section: untiled, tiled, hard-pasted tiles, and references."""
-    net = random_noise_predictor()
+    net = tiny_network()
     net_fn = make_net_fn(net, CPU, "fp32")
     with torch.no_grad():
         out = {"whole": sample(net_fn, lr, cfg, tile=0), "tiled": sample(net_fn, lr, cfg, tile=TILE),
                "other_seed": sample(net_fn, lr, cfg, tile=0, base_seed=1)}
         # Hard pasting: each tile at full weight right up to its edge (what the raised cosine replaces).
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(predict, "blend_window", lambda length, ramp, at_start, at_end: torch.ones(length))
+            mp.setattr(tiling, "blend_window", lambda length, ramp, at_start, at_end: torch.ones(length))
             out["pasted"] = sample(net_fn, lr, cfg, tile=TILE)
         # The same sampler with F = 0: what is left when the network contributes nothing.
         net.net.conv_out.weight.zero_()
@@ -120,7 +110,7 @@ def test_every_sample_is_covered_with_positive_weight(shape, tile, overlap):
 
 def test_super_resolve_fills_an_awkward_section(cfg):
     """LR 50 x 75 -> HR 100 x 150 with tiles of 64: every output sample is finite and the shape is exact."""
-    net_fn = make_net_fn(random_noise_predictor(), CPU, "fp32")
+    net_fn = make_net_fn(tiny_network(), CPU, "fp32")
     lr = np.random.default_rng(0).standard_normal((50, 75)).astype(np.float32)
     with torch.no_grad():
         hr = sample(net_fn, lr, cfg, tile=TILE, steps=2)
@@ -167,7 +157,7 @@ def test_no_seams_at_tile_edges(outputs):
 @pytest.mark.parametrize("batch", [1, 2, 4])
 def test_tiles_go_through_the_network_in_bounded_batches(lr, cfg, batch):
     """Every network call gets at most sampling.batch_size tiles, each at most tile x tile; all tiles are evaluated."""
-    net_fn = make_net_fn(random_noise_predictor(), CPU, "fp32")
+    net_fn = make_net_fn(tiny_network(), CPU, "fp32")
     calls = []
 
     def spy(x_t, cond, s):

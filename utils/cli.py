@@ -20,9 +20,8 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_main(main: Callable[[Config, argparse.Namespace], object], argv: list[str] | None,
-             description: str) -> int:
-    """Load the config from argv, call main(cfg, args) and return an exit code.
+def run_main(main: Callable[[Config], object], argv: list[str] | None, description: str) -> int:
+    """Load the config from argv, call main(cfg) and return an exit code.
 
     A UserError becomes `error: <message>` on stderr and its exit code (2 for config errors);
     --debug lets the traceback through instead.
@@ -34,7 +33,7 @@ def run_main(main: Callable[[Config, argparse.Namespace], object], argv: list[st
             from utils.run_folder import format_config
             print(format_config(cfg))
             return 0
-        main(cfg, args)
+        main(cfg)
         return 0
     except UserError as err:
         if args.debug:

@@ -45,7 +45,7 @@ class DataConfig:
     zscore_clip: float  # clip normalised values at this many LR standard deviations
     upsample_modes: list[str]  # condition interpolation; training draws among these, inference uses the first
     patch_size: int  # training patch side on the HR grid, in samples
-    augment: bool  # random flips and rot90 of training patches
+    augment: str  # none | flips (time and trace flips) | flips_rot90 (also quarter turns, which swap time and trace)
 
 
 @dataclass
@@ -274,9 +274,22 @@ def config_to_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
 
+# Keys whose meaning changed: (section, key) -> function from the stored value to today's.
+LEGACY_VALUES = {("data", "augment"): lambda v: ("flips_rot90" if v else "none") if isinstance(v, bool) else v}
+
+
 def config_from_dict(data: dict) -> Config:
-    """Rebuild a Config saved by config_to_dict (for example from a checkpoint)."""
-    return _build(data, "stored config")
+    """Rebuild a Config saved by config_to_dict (for example in a checkpoint), also from older versions.
+
+    Keys the stored config lacks take today's defaults, keys that no longer exist are dropped,
+    and values whose meaning changed are translated (LEGACY_VALUES).
+    """
+    raw = _read_yaml(DEFAULT_CONFIG)
+    for section, values in (data or {}).items():
+        for key, value in (values if isinstance(values, dict) else {}).items():
+            if section in raw and key in raw[section]:
+                raw[section][key] = LEGACY_VALUES.get((section, key), lambda v: v)(value)
+    return _build(raw, "stored config")
 
 
 def _choice(key: str, value, options) -> None:
@@ -303,6 +316,7 @@ def validate(cfg: Config) -> None:
            "data.split", "three non-negative fractions summing to 1", d.split)
     _choice("data.source", d.source, ("pairs", "degrade"))
     _choice("data.normalization", d.normalization, ("zscore", "minmax"))
+    _choice("data.augment", d.augment, ("none", "flips", "flips_rot90"))
     _check(d.zscore_clip > 0, "data.zscore_clip", "> 0", d.zscore_clip)
     _check(len(d.upsample_modes) > 0, "data.upsample_modes", "a non-empty list", d.upsample_modes)
     for mode in d.upsample_modes:

@@ -1,12 +1,16 @@
-"""Image metrics in physical amplitude units: PSNR, SSIM and a log-spectral distance.
+"""Image metrics in physical amplitude units: PSNR, SSIM and a log-spectral distance, and the one scorer.
 
-Every script (train.py validation, sample.py, eval.py) calls `section_metrics`, so their
-numbers agree by construction. data_range is the HR section's max - min.
+Every number the project reports about a prediction comes from `compare_to_targets` (through
+`section_metrics`), so train.py's validation, eval.py, the notebooks and the benchmarks agree by
+construction. data_range is the HR section's max - min. A constant HR section has no defined
+PSNR or SSIM: it is reported per file and left out of the means.
 """
 from __future__ import annotations
 
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+DATA_RANGE = "max - min of each HR section"
 
 
 def amplitude_spectrum(section: np.ndarray) -> np.ndarray:
@@ -21,13 +25,28 @@ def log_spectral_distance(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.sqrt(np.mean((20 * np.log10((a + floor) / (b + floor))) ** 2)))
 
 
+def unscorable(target: np.ndarray) -> str | None:
+    """Return why target cannot be scored (constant or not finite), or None when it can."""
+    target = np.asarray(target, dtype=np.float64)
+    if not np.isfinite(target).all():
+        return "HR target holds NaN or Inf values"
+    if target.max() - target.min() <= 0:
+        return "HR target is constant, so PSNR and SSIM are undefined"
+    return None
+
+
 def section_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Return psnr (dB), ssim and lsd (dB) of pred against target, both (time, trace) in physical units."""
+    """Return psnr (dB), ssim and lsd (dB) of pred against target, both (time, trace) in physical units.
+
+    The target must be scorable (see `unscorable`); compare_to_targets checks that first.
+    """
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     data_range = float(target.max() - target.min())
+    with np.errstate(divide="ignore"):  # a perfect prediction has PSNR inf
+        psnr = float(peak_signal_noise_ratio(target, pred, data_range=data_range))
     return {
-        "psnr": float(peak_signal_noise_ratio(target, pred, data_range=data_range)),
+        "psnr": psnr,
         "ssim": float(structural_similarity(target, pred, data_range=data_range, win_size=7)),
         "lsd": log_spectral_distance(pred, target),
     }
@@ -40,27 +59,45 @@ def summarize(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
             for k in keys}
 
 
-def compare_to_targets(names: list[str], preds: list[np.ndarray], targets: list[np.ndarray],
-                       bicubics: list[np.ndarray]) -> dict:
-    """Return per-file and summary metrics of predictions and of the bicubic baseline.
+def compare_to_targets(names: list[str], targets: list[np.ndarray], systems: dict[str, list[np.ndarray]]) -> dict:
+    """Return per-file and mean metrics of every system's outputs against the targets.
 
-    {"files": {name: {"pred": {...}, "bicubic": {...}}}, "pred": {metric: {mean, std}},
-     "bicubic": {...}, "gain_db": mean PSNR(pred) - mean PSNR(bicubic), "n_files": N}
+    systems: label -> one output per name (e.g. {"pred": ..., "bicubic": ...}), each (time, trace).
+    Result: {"n_files": scored files, "data_range": ..., "excluded": {name: why}, "files": {name:
+    {label: metrics}}, label: {metric: {mean, std}} for each label, and "gain_db" = mean PSNR of
+    "pred" minus that of "bicubic" when both are present}. Unscorable targets are listed in
+    "excluded" and left out of the means.
     """
-    files = {n: {"pred": section_metrics(p, t), "bicubic": section_metrics(b, t)}
-             for n, p, t, b in zip(names, preds, targets, bicubics)}
-    pred = summarize([f["pred"] for f in files.values()])
-    bicubic = summarize([f["bicubic"] for f in files.values()])
-    return {"n_files": len(files), "data_range": "max - min of each HR section", "pred": pred,
-            "bicubic": bicubic, "gain_db": pred["psnr"]["mean"] - bicubic["psnr"]["mean"], "files": files}
+    files, excluded = {}, {}
+    for i, (name, target) in enumerate(zip(names, targets)):
+        reason = unscorable(target)
+        if reason:
+            excluded[name] = reason
+            continue
+        files[name] = {label: section_metrics(outputs[i], target) for label, outputs in systems.items()}
+    result = {"n_files": len(files), "data_range": DATA_RANGE, "excluded": excluded}
+    for label in systems:
+        result[label] = summarize([f[label] for f in files.values()])
+    if files and "pred" in systems and "bicubic" in systems:
+        result["gain_db"] = result["pred"]["psnr"]["mean"] - result["bicubic"]["psnr"]["mean"]
+    result["files"] = files
+    return result
 
 
-def format_table(result: dict) -> str:
-    """Return a small text table of the summary in compare_to_targets' result."""
-    lines = [f"{'':10s} {'PSNR (dB)':>16s} {'SSIM':>16s} {'LSD (dB)':>16s}"]
-    for label in ("bicubic", "pred"):
-        s = result[label]
+def format_table(result: dict, labels: dict[str, str] | None = None) -> str:
+    """Return a small text table of compare_to_targets' summary; labels maps system keys to row names."""
+    labels = labels or {"bicubic": "bicubic", "pred": "diffusion"}
+    lines = [f"{'':12s} {'PSNR (dB)':>16s} {'SSIM':>16s} {'LSD (dB)':>16s}"]
+    for key, row_name in labels.items():
+        s = result.get(key)
+        if not s:
+            continue
         cells = [f"{s[k]['mean']:7.3f} ± {s[k]['std']:6.3f}" for k in ("psnr", "ssim", "lsd")]
-        lines.append(f"{'diffusion' if label == 'pred' else label:10s} " + " ".join(f"{c:>16s}" for c in cells))
-    lines.append(f"{result['n_files']} files; PSNR gain over bicubic {result['gain_db']:+.2f} dB")
+        lines.append(f"{row_name:12s} " + " ".join(f"{c:>16s}" for c in cells))
+    summary = f"{result['n_files']} files"
+    if "gain_db" in result:
+        summary += f"; PSNR gain over bicubic {result['gain_db']:+.2f} dB"
+    lines.append(summary)
+    for name, why in result["excluded"].items():
+        lines.append(f"left out of the means: {name} ({why})")
     return "\n".join(lines)

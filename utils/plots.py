@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from datasets.dat_io import atomic_write_bytes  # noqa: E402
+from utils.atomic import atomic_write_bytes  # noqa: E402
 from utils.metrics import amplitude_spectrum  # noqa: E402
 
 
@@ -64,21 +64,29 @@ def show_section(ax, section: np.ndarray, title: str, clim: float, cmap: str = "
     ax.set_yticks([])
 
 
+def metric_title(label: str, metrics: dict | None) -> str:
+    """Return 'label PSNR dB / SSIM', or 'label (not scored)' for an unscorable target."""
+    if not metrics:
+        return f"{label} (not scored)"
+    return f"{label} {metrics['psnr']:.2f} dB / {metrics['ssim']:.3f}"
+
+
 def plot_sample_grid(rows: list[dict], png_path: str | Path) -> None:
     """Draw one row per file: LR | bicubic | prediction | HR | error (prediction - HR).
 
-    Each row dict holds name, lr, bicubic, pred, hr arrays (time, trace) and metrics dicts
-    'pred_metrics' and 'bicubic_metrics'. Colour limits are shared within a row.
+    Each row dict holds name, lr, bicubic, pred, hr arrays (time, trace) and 'metrics', the
+    file's entry of compare_to_targets ({"pred": ..., "bicubic": ...}, or None when not scored).
+    Colour limits are shared within a row.
     """
     if not rows:
         return
     fig, axes = plt.subplots(len(rows), 5, figsize=(15, 3.1 * len(rows)), squeeze=False)
     for ax_row, row in zip(axes, rows):
-        clim = float(np.percentile(np.abs(row["hr"]), 99.5))
-        pm, bm = row["pred_metrics"], row["bicubic_metrics"]
+        clim = float(np.percentile(np.abs(row["hr"]), 99.5)) or 1.0
+        scores = row["metrics"] or {}
         show_section(ax_row[0], row["lr"], f"{row['name']} LR input", clim)
-        show_section(ax_row[1], row["bicubic"], f"bicubic {bm['psnr']:.2f} dB / {bm['ssim']:.3f}", clim)
-        show_section(ax_row[2], row["pred"], f"diffusion {pm['psnr']:.2f} dB / {pm['ssim']:.3f}", clim)
+        show_section(ax_row[1], row["bicubic"], metric_title("bicubic", scores.get("bicubic")), clim)
+        show_section(ax_row[2], row["pred"], metric_title("diffusion", scores.get("pred")), clim)
         show_section(ax_row[3], row["hr"], "HR target", clim)
         show_section(ax_row[4], row["pred"] - row["hr"], "error (pred - HR)", clim)
     save_figure(fig, png_path)
@@ -87,21 +95,37 @@ def plot_sample_grid(rows: list[dict], png_path: str | Path) -> None:
 def plot_lr_pred_hr_rows(rows: list[dict], png_path: str | Path) -> Path:
     """Draw one row per file: LR | prediction | HR with one colour scale per row; return png_path.
 
-    Each row dict holds name, lr, pred, hr arrays (time, trace) and the section_metrics dicts
-    'pred_metrics' (prediction vs HR) and 'bicubic_metrics' (bicubic-upsampled LR vs HR).
+    Each row dict holds name, lr, pred, hr arrays (time, trace) and 'metrics' as in plot_sample_grid;
+    the LR title scores the bicubic upsampling of the LR.
     """
     if not rows:
         raise ValueError("no rows to draw: pass at least one file")
     fig, axes = plt.subplots(len(rows), 3, figsize=(10, 3.1 * len(rows)), squeeze=False)
     for ax_row, row in zip(axes, rows):
-        clim = float(np.percentile(np.abs(row["hr"]), 99.5))
-        pm, bm = row["pred_metrics"], row["bicubic_metrics"]
-        show_section(ax_row[0], row["lr"],
-                     f"{row['name']} LR (bicubic: PSNR {bm['psnr']:.2f} dB, SSIM {bm['ssim']:.3f})", clim)
-        show_section(ax_row[1], row["pred"], f"prediction: PSNR {pm['psnr']:.2f} dB, SSIM {pm['ssim']:.3f}", clim)
+        clim = float(np.percentile(np.abs(row["hr"]), 99.5)) or 1.0
+        scores = row["metrics"] or {}
+        show_section(ax_row[0], row["lr"], metric_title(f"{row['name']} LR (bicubic:", scores.get("bicubic")) + ")", clim)
+        show_section(ax_row[1], row["pred"], metric_title("prediction:", scores.get("pred")), clim)
         show_section(ax_row[2], row["hr"], "HR target", clim)
     save_figure(fig, png_path)
     return Path(png_path)
+
+
+def plot_mean_spectra(sections: dict[str, list[np.ndarray]], dt: float, max_freq: float, path: str | Path,
+                      title: str = "mean amplitude spectrum, test set") -> None:
+    """Draw the mean amplitude spectrum along time of each set of (time, trace) sections, normalised to the first set's peak."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    peak = None
+    for label, arrays in sections.items():
+        spectrum = np.mean([amplitude_spectrum(a) for a in arrays], axis=0)
+        freqs = np.fft.rfftfreq(arrays[0].shape[0], d=dt)
+        peak = spectrum.max() if peak is None else peak
+        keep = freqs <= max_freq
+        ax.plot(freqs[keep], spectrum[keep] / peak, label=label)
+    ax.set(xlabel="frequency (Hz)", ylabel=f"amplitude ({next(iter(sections))} peak = 1)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    save_figure(fig, path)
 
 
 def normalised_spectrum(section: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from datasets.dat_io import atomic_write_bytes
+from utils.atomic import atomic_write_bytes
 from utils.config import REPO_ROOT, Config, config_to_dict
 from utils.errors import DataError
 
