@@ -1,9 +1,13 @@
-"""Score predictions on disk against their HR targets, next to bicubic upsampling. Never runs the model.
+"""Score predictions on disk against their references, next to bicubic upsampling. Never runs the model.
 
     python eval.py [--config PARTIAL.yaml] [section.key=value ...]
-Reads run.dir/samples/<stem>_pred.dat for the test stems of run.dir/split.json and writes
-run.dir/eval/metrics.json and run.dir/eval/spectra.png. This is the only script that writes
-a metrics file; view.ipynb draws the same rows through `test_rows`.
+    eval.input=test       run.dir/samples/<stem>_pred.dat for the test stems of run.dir/split.json
+                          -> run.dir/eval/metrics.json, run.dir/eval/spectra.png
+    eval.input=roundtrip  run.dir/roundtrip/ from `sample.py sampling.input=roundtrip`, scored
+                          against the original field sections -> run.dir/roundtrip/metrics.json,
+                          run.dir/roundtrip/roundtrip.png
+This is the only script that writes a metrics file; the notebooks draw the same rows through
+`test_rows` and `roundtrip_rows`.
 """
 from __future__ import annotations
 
@@ -11,54 +15,207 @@ import json
 import sys
 from pathlib import Path
 
-from datasets.dat_io import read_dat
+import numpy as np
+
+from datasets.condition import upsample
+from datasets.dat_io import field_interval, read_dat, read_field
+from datasets.degrade import apply_deterministic_part
 from datasets.heldout import HeldOut, load_heldout
 from utils.atomic import atomic_write_bytes
 from utils.cli import run_main
 from utils.config import Config
 from utils.errors import DataError
-from utils.metrics import compare_to_targets, format_table
-from utils.plots import plot_mean_spectra
+from utils.metrics import calibration, compare_to_targets, fit_std_scale, format_table, unscorable
+from utils.plots import plot_mean_spectra, plot_reliability, plot_roundtrip
 from utils.run_folder import prepare_run_dir, refuse_input_folders
 
 
-def read_test_predictions(cfg: Config) -> tuple[HeldOut, list]:
-    """Return (the held-out test pairs, their predictions from run.dir/samples), raising if any is missing."""
-    held = load_heldout(cfg, "test")
-    pred_dir = Path(cfg.run.dir) / "samples"
+def read_predictions(cfg: Config, part: str = "test") -> tuple[HeldOut, dict[str, list]]:
+    """Return (the held-out pairs of split.json's part, their outputs) read from run.dir.
+
+    Outputs: {"pred": means, "std": std maps or None, "sample": sample 0 or None}, each a list in
+    stem order; test predictions live in samples/, validation ones in samples_val/.
+    """
+    held = load_heldout(cfg, part)
+    pred_dir = Path(cfg.run.dir) / ("samples" if part == "test" else "samples_val")
     missing = [s for s in held.stems if not (pred_dir / f"{s}_pred.dat").exists()]
     if missing:
         raise DataError(f"{len(missing)} of {len(held.stems)} predictions are missing in {pred_dir} "
-                        f"(first: {missing[0]}_pred.dat); run sample.py first")
-    return held, [read_dat(pred_dir / f"{s}_pred.dat", cfg.data.hr_shape) for s in held.stems]
+                        f"(first: {missing[0]}_pred.dat); run sample.py first"
+                        + (" with sampling.input=val" if part == "val" else ""))
+    outputs = {}
+    for kind in ("pred", "std", "sample0"):
+        paths = [pred_dir / f"{s}_{kind}.dat" for s in held.stems]
+        outputs[kind] = [read_dat(p, cfg.data.hr_shape) for p in paths] if all(p.exists() for p in paths) else None
+    outputs["sample"] = outputs.pop("sample0")
+    return held, outputs
 
 
 def score_test_set(cfg: Config) -> tuple[dict, HeldOut, list]:
-    """Return (compare_to_targets' result for prediction and bicubic, the held-out pairs, the predictions)."""
-    held, preds = read_test_predictions(cfg)
-    result = compare_to_targets(held.stems, held.hr, {"pred": preds, "bicubic": held.bicubic})
-    return result, held, preds
+    """Return (metrics of the prediction, of one sample when there are several, and of bicubic; the held-out
+    pairs; the predictions). With std maps, the result also holds their calibration (see calibrate_std)."""
+    held, outputs = read_predictions(cfg, "test")
+    systems = {"pred": outputs["pred"], "bicubic": held.bicubic}
+    if outputs["sample"] is not None:
+        systems["sample"] = outputs["sample"]
+    result = compare_to_targets(held.stems, held.hr, systems)
+    if outputs["std"] is not None:
+        result["calibration"] = calibrate_std(cfg, held, outputs)
+    return result, held, outputs["pred"]
+
+
+def calibrate_std(cfg: Config, held: HeldOut, outputs: dict) -> dict:
+    """Return the std maps' calibration on the test split: raw, and rescaled by one scalar fitted on the
+    validation predictions (samples_val/) when they exist. Files with unscorable targets are left out."""
+    keep = [i for i, hr in enumerate(held.hr) if unscorable(hr) is None]
+    pick = lambda items: [items[i] for i in keep]  # noqa: E731
+    result = {"raw": calibration(pick(held.hr), pick(outputs["pred"]), pick(outputs["std"]))}
+    try:
+        val, val_outputs = read_predictions(cfg, "val")
+    except DataError:
+        val_outputs = None
+    if val_outputs is None or val_outputs["std"] is None:
+        result["note"] = ("no validation std maps: run sample.py sampling.input=val with the same "
+                          "sampling.num_samples to fit a recalibration scale")
+        return result
+    scale = fit_std_scale(val.hr, val_outputs["pred"], val_outputs["std"])
+    result["recalibrated"] = calibration(pick(held.hr), pick(outputs["pred"]), pick(outputs["std"]), scale)
+    result["recalibrated"]["fitted_on"] = f"validation split, {len(val.stems)} files"
+    return result
 
 
 def test_rows(cfg: Config) -> list[dict]:
-    """Return one row per test file for view.ipynb: name, lr, bicubic, pred, hr and its metrics (or None)."""
+    """Return one row per test file for view.ipynb: name, lr, bicubic, pred, std (or None), hr and its metrics."""
     result, held, preds = score_test_set(cfg)
-    return [{"name": s, "lr": lr, "bicubic": b, "pred": p, "hr": hr, "metrics": result["files"].get(s)}
-            for s, lr, b, p, hr in zip(held.stems, held.lr, held.bicubic, preds, held.hr)]
+    _, outputs = read_predictions(cfg, "test")
+    stds = outputs["std"] or [None] * len(preds)
+    return [{"name": s, "lr": lr, "bicubic": b, "pred": p, "std": sd, "hr": hr, "metrics": result["files"].get(s)}
+            for s, lr, b, p, sd, hr in zip(held.stems, held.lr, held.bicubic, preds, stds, held.hr)]
+
+
+def format_calibration(calib: dict) -> str:
+    """Return lines of observed vs Gaussian coverage of mean +- z std, raw and recalibrated."""
+    lines = []
+    for kind in ("raw", "recalibrated"):
+        if kind in calib:
+            c = calib[kind]
+            cells = ", ".join(f"{z} std {100 * c['coverage'][z]:.1f} % (Gaussian {100 * c['nominal'][z]:.1f})"
+                              for z in c["coverage"])
+            lines.append(f"coverage, {kind} (scale {c['scale']:.2f}): {cells}; "
+                         f"rank correlation std ~ |error| {c['spearman_std_abs_error']:.2f}")
+    if "note" in calib:
+        lines.append(calib["note"])
+    return "\n".join(lines)
+
+
+def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float:
+    """Return RMS(F(pred) - input) / RMS(added noise): about 1 when pred explains the input within its noise.
+
+    F is the round trip's forward model without noise (same time cutoff, decimation).
+    """
+    residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"]) - lr
+    return float(np.sqrt(np.mean(residual ** 2)) / max(section["noise_rms"], 1e-30))
+
+
+def roundtrip_rows(cfg: Config) -> tuple[list[dict], dict]:
+    """Return (one row per round-trip section, the degradation record that sample.py wrote).
+
+    A row holds name, group ("held out" or "trained on"), original, lr, bicubic, pred, std (or
+    None), dt (the original's sample interval, s), dt_source (where dt came from, see
+    datasets.dat_io.field_interval) and consistency; arrays are (time, trace) in the section's own units.
+    """
+    folder = Path(cfg.run.dir) / "roundtrip"
+    record_path = folder / "degradation.json"
+    if not record_path.exists():
+        raise DataError(f"{record_path} does not exist; run sample.py sampling.input=roundtrip with the same run.dir first")
+    record = json.loads(record_path.read_text())
+    rows = []
+    for name, section in record["sections"].items():
+        time, trace = section["reference_shape"]
+        original_path = Path(cfg.data.field_dir) / section["file"]
+        original = read_field(original_path, cfg.eval.field_transpose.get(name, True))
+        dt, dt_source = field_interval(original_path, cfg.eval)
+        original = original[:time, :trace]
+        lr = read_dat(folder / f"{name}_input.dat", (trace // 2, time // 2))
+        pred = read_dat(folder / f"{name}_pred.dat", (trace, time))
+        std_path = folder / f"{name}_std.dat"
+        bicubic = upsample(lr, "bicubic").numpy()
+        rows.append({"name": name, "group": "trained on" if section["trained_on"] else "held out",
+                     "original": original, "lr": lr, "bicubic": bicubic, "pred": pred,
+                     "std": read_dat(std_path, (trace, time)) if std_path.exists() else None,
+                     "dt": dt, "dt_source": dt_source,
+                     "consistency": {"pred": consistency(pred, lr, section), "bicubic": consistency(bicubic, lr, section)}})
+    return rows, record
+
+
+def score_roundtrip(cfg: Config) -> tuple[dict, list[dict]]:
+    """Return (round-trip metrics, the rows): held-out and trained-on sections scored apart, plus consistency."""
+    rows, record = roundtrip_rows(cfg)
+    result = {"degradation": record["roundtrip"], "field_dir": record["field_dir"]}
+    for group in ("held out", "trained on"):
+        part = [r for r in rows if r["group"] == group]
+        if part:
+            result[group.replace(" ", "_")] = compare_to_targets(
+                [r["name"] for r in part], [r["original"] for r in part],
+                {"pred": [r["pred"] for r in part], "bicubic": [r["bicubic"] for r in part]})
+    result["consistency"] = {r["name"]: r["consistency"] for r in rows}
+    for r in rows:
+        r["metrics"] = result[r["group"].replace(" ", "_")]["files"].get(r["name"])
+    return result, rows
+
+
+def format_roundtrip(result: dict, rows: list[dict]) -> str:
+    """Return a per-section text table of the round trip: PSNR / SSIM / LSD of bicubic and prediction, consistency."""
+    lines = [f"{'section':14s} {'group':10s} {'bicubic PSNR/SSIM/LSD':>24s} {'prediction PSNR/SSIM/LSD':>26s} "
+             f"{'F(pred)-input / noise':>22s}"]
+    for r in rows:
+        m = r["metrics"]
+        if not m:
+            continue
+        cell = lambda x: f"{x['psnr']:6.2f} / {x['ssim']:.3f} / {x['lsd']:5.2f}"  # noqa: E731
+        lines.append(f"{r['name']:14s} {r['group']:10s} {cell(m['bicubic']):>24s} {cell(m['pred']):>26s} "
+                     f"{r['consistency']['pred']:10.2f} (bicubic {r['consistency']['bicubic']:.2f})")
+    for group in ("held_out", "trained_on"):
+        if group in result:
+            g = result[group]
+            lines.append(f"{group.replace('_', ' ')}: {g['n_files']} sections, mean PSNR gain over bicubic "
+                         f"{g['gain_db']:+.2f} dB, SSIM {g['pred']['ssim']['mean']:.3f} vs {g['bicubic']['ssim']['mean']:.3f}, "
+                         f"LSD {g['pred']['lsd']['mean']:.2f} vs {g['bicubic']['lsd']['mean']:.2f} dB")
+    return "\n".join(lines)
+
+
+def main_roundtrip(cfg: Config) -> None:
+    """Write roundtrip/metrics.json and roundtrip/roundtrip.png for run.dir's round-trip predictions."""
+    result, rows = score_roundtrip(cfg)
+    folder = Path(cfg.run.dir) / "roundtrip"
+    atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
+    d = result["degradation"]
+    title = (f"round trip: band x{d['band_factor']:g}, x2 decimation, noise {d['noise_std']:g} white + "
+             f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
+    plot_roundtrip(rows, cfg.eval.max_freq, folder / "roundtrip.png", title)
+    print(format_roundtrip(result, rows))
+    print(f"wrote {folder / 'metrics.json'} and {folder / 'roundtrip.png'}")
 
 
 def main(cfg: Config) -> None:
-    """Write eval/metrics.json and eval/spectra.png for the test predictions of run.dir."""
+    """Score the test predictions (eval/metrics.json, eval/spectra.png) or the round trip, as eval.input says."""
+    if cfg.eval.input == "roundtrip":
+        return main_roundtrip(cfg)
     result, held, preds = score_test_set(cfg)
     out_dir = Path(cfg.run.dir) / "eval"
     refuse_input_folders(out_dir, cfg.data)
     prepare_run_dir(out_dir)
     atomic_write_bytes(out_dir / "metrics.json", json.dumps(result, indent=1).encode())
     scored = [i for i, s in enumerate(held.stems) if s in result["files"]]
-    plot_mean_spectra({"HR target": [held.hr[i] for i in scored], "diffusion": [preds[i] for i in scored],
-                       "bicubic": [held.bicubic[i] for i in scored]}, cfg.eval.dt, cfg.eval.max_freq,
-                      out_dir / "spectra.png")
-    print(format_table(result))
+    if scored:
+        plot_mean_spectra({"HR target": [held.hr[i] for i in scored], "prediction": [preds[i] for i in scored],
+                           "bicubic": [held.bicubic[i] for i in scored]}, cfg.eval.dt, cfg.eval.max_freq,
+                          out_dir / "spectra.png")
+    print(format_table(result, {"bicubic": "bicubic", "sample": "one sample", "pred": "prediction"}))
+    if "calibration" in result:
+        curves = {k: v for k, v in result["calibration"].items() if k in ("raw", "recalibrated")}
+        plot_reliability(curves, out_dir / "reliability.png", f"std maps of {cfg.run.dir}, test split")
+        print(format_calibration(result["calibration"]))
     print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'spectra.png'}")
 
 

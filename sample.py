@@ -1,8 +1,14 @@
 """Predict HR sections with a trained model (EMA weights). Home of the inference pipeline.
 
     python sample.py [--config PARTIAL.yaml] [section.key=value ...]
-    sampling.input=test   held-out pairs of run.dir/split.json -> run.dir/samples/<stem>_pred.dat
-    sampling.input=field  sections in data.field_dir -> run.dir/field/<name>_<2A>x<2B>_pred.dat
+    sampling.input=test       held-out pairs of split.json -> run.dir/samples/<stem>_pred.dat
+    sampling.input=val        validation pairs -> run.dir/samples_val/ (eval.py fits the std calibration there)
+    sampling.input=field      sections in data.field_dir   -> run.dir/field/<name>_<2A>x<2B>_pred.dat
+                              (a SEG-Y section: and/or <name>_pred.sgy with its headers, sampling.segy_output)
+    sampling.input=roundtrip  field sections degraded by roundtrip.*, then super-resolved
+                              -> run.dir/roundtrip/<name>_input.dat, <name>_pred.dat, degradation.json
+With sampling.num_samples = K > 1 the prediction is the mean of K samples and <..>_std.dat
+holds their standard deviation (same shape and units).
 
 train.py's validation, eval.py, the notebooks and the benchmarks predict through `super_resolve`
 (normalise -> condition -> DDIM, tiled when large -> denormalise), so a section is always
@@ -11,8 +17,10 @@ normalised and conditioned exactly as in training.
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -21,20 +29,19 @@ import torch
 from tqdm import tqdm
 
 from datasets.condition import upsample
-from datasets.dat_io import (
-    field_name,
-    list_field_files,
-    read_dat,
-    read_field,
-    write_dat,
-)
+from datasets.dat_io import (field_interval, field_name, is_segy, list_field_files, read_dat, read_field,
+                             read_segy_field, write_dat)
+from datasets.degrade import forward_model
 from datasets.heldout import load_heldout
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
+from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, write_segy_x2
 from datasets.synthetic import make_pair
 from diffusion.ddim import per_sample_noise, sample_ddim
+from diffusion.guidance import consistency_guidance
 from diffusion.schedule import make_schedule, sampling_gammas
 from diffusion.tiling import NetFn, tiled
 from models.build import build_network
+from utils.atomic import atomic_write_bytes
 from utils.checkpoint import checkpoint_path, load_checkpoint
 from utils.cli import run_main
 from utils.config import Config, config_from_dict
@@ -49,9 +56,13 @@ Predict = Callable[..., list[np.ndarray]]  # predict(sections, names, progress=N
 
 # ---- The inference pipeline ------------------------------------------------------------------
 
-def file_seed(base_seed: int, name: str) -> int:
-    """Return a seed that depends only on the base seed and the file name (not on batch order)."""
-    return (base_seed * 1_000_003 + zlib.crc32(name.encode())) % (2**63)
+def file_seed(base_seed: int, name: str, sample: int = 0) -> int:
+    """Return the seed of sample k of a file: it depends on the base seed, the name and k, never on batching.
+
+    Sample 0 has the seed a single-sample run uses, so K = 1 reproduces it.
+    """
+    key = name if sample == 0 else f"{name}/sample{sample}"
+    return (base_seed * 1_000_003 + zlib.crc32(key.encode())) % (2**63)
 
 
 def make_net_fn(net: torch.nn.Module, device: torch.device, precision: str) -> NetFn:
@@ -62,47 +73,95 @@ def make_net_fn(net: torch.nn.Module, device: torch.device, precision: str) -> N
     return net_fn
 
 
-def group_sections(sections: list[np.ndarray], batch: int, needs_tiles: Callable[[np.ndarray], bool]) -> list[list[int]]:
-    """Return lists of indices sampled together: equal-shape sections needing no tiles, up to `batch` per group."""
+def chunked(net_fn: NetFn, batch: int) -> NetFn:
+    """Return a net_fn that calls net_fn on at most `batch` images at a time (memory and CPU speed)."""
+    def net_fn_chunked(x_t, cond, s):
+        if x_t.shape[0] <= batch:
+            return net_fn(x_t, cond, s)
+        return torch.cat([net_fn(x_t[i:i + batch], cond[i:i + batch], s[i:i + batch])
+                          for i in range(0, x_t.shape[0], batch)])
+    return net_fn_chunked
+
+
+def group_sections(sections: list[np.ndarray], per_group: int, needs_tiles: Callable[[np.ndarray], bool]) -> list[list[int]]:
+    """Return lists of indices sampled together: equal-shape sections needing no tiles, up to per_group each."""
     order = sorted(range(len(sections)), key=lambda i: (needs_tiles(sections[i]), sections[i].shape))
     groups: list[list[int]] = []
     for i in order:
         first = sections[groups[-1][0]] if groups else None
         if first is not None and not needs_tiles(sections[i]) and not needs_tiles(first) \
-                and len(groups[-1]) < batch and first.shape == sections[i].shape:
+                and len(groups[-1]) < per_group and first.shape == sections[i].shape:
             groups[-1].append(i)
         else:
             groups.append([i])
     return groups
 
 
-def super_resolve(net_fn: NetFn, sections: list[np.ndarray], names: list[str], data_cfg,
-                  gammas: torch.Tensor, eta: float, clip_x0: float, base_seed: int,
-                  device: torch.device, batch: int = 1, tile: int = 0, overlap: int = 0,
-                  progress: Callable[[int], None] | None = None, sources: list[str] | None = None) -> list[np.ndarray]:
-    """Return HR predictions (2h, 2w) in the inputs' amplitude units for LR sections (h, w), time first.
+def sample_group(net_fn: NetFn, cond: torch.Tensor, seeds: list[int], cfg: Config, gammas: torch.Tensor) -> torch.Tensor:
+    """Return x0 for the conditions (B, 1, H, W), one seed per item: DDIM samples, or one regression pass.
 
-    names: one per section; they seed each section's noise. sources (default: names) name the
-    sections, e.g. by file path, in errors. Sections of
-    equal shape that need no tiling go through the network `batch` at a time; larger ones are
-    sampled one at a time with tiles. progress(n) is told of each finished section.
+    With diffusion.target = residual the network models HR - cond and cond is added back here.
     """
-    clip = clip_for(data_cfg.normalization, data_cfg.zscore_clip)
-    mode = data_cfg.upsample_modes[0]
-    needs_tiles = lambda lr: tile > 0 and max(lr.shape) * 2 > tile  # noqa: E731
+    residual = cfg.diffusion.target == "residual"
+    if cfg.model.objective == "regression":
+        x0 = net_fn(torch.zeros_like(cond), cond, torch.zeros(cond.shape[0], device=cond.device))
+        return x0 + cond if residual else x0
+    s = cfg.sampling
+    mode = cfg.data.upsample_modes[0]
+    x0_fn = consistency_guidance(cond, s.guidance, s.guidance_cutoff, lambda x: upsample(x, mode),
+                                 offset=cond if residual else None) if s.guidance > 0 else None
+    x0 = sample_ddim(net_fn, cond, gammas, eta=s.eta, randn=per_sample_noise(seeds, cond.device),
+                     clip_x0=s.clip_x0, x0_fn=x0_fn)
+    return x0 + cond if residual else x0
+
+
+def super_resolve(net_fn: NetFn, sections: list[np.ndarray], names: list[str], cfg: Config,
+                  gammas: torch.Tensor, device: torch.device, progress: Callable[[int], None] | None = None,
+                  sources: list[str] | None = None) -> list[np.ndarray]:
+    """Return, per LR section (h, w), its K = sampling.num_samples HR samples (K, 2h, 2w) in the input's units.
+
+    names seed each section's noise; sources (default: names) name the sections in errors, e.g.
+    by file path. Settings come from cfg.data (normalisation, condition), cfg.model and
+    cfg.diffusion (objective, target) and cfg.sampling (K, eta, guidance, seed, batch, tiles).
+    Equal-shape sections that need no tiles share network calls; at most sampling.batch_size
+    images go through the network at once.
+    """
+    s = cfg.sampling
+    k = 1 if cfg.model.objective == "regression" else s.num_samples
+    clip = clip_for(cfg.data.normalization, cfg.data.zscore_clip)
+    needs_tiles = lambda lr: s.tile_size > 0 and max(lr.shape) * 2 > s.tile_size  # noqa: E731
+    fn = chunked(net_fn, s.batch_size)
     results: list[np.ndarray | None] = [None] * len(sections)
-    for group in group_sections(sections, batch, needs_tiles):
-        stats = [section_stats(sections[i], data_cfg.normalization, (sources or names)[i]) for i in group]
+    for group in group_sections(sections, max(1, s.batch_size // k), needs_tiles):
+        stats = [section_stats(sections[i], cfg.data.normalization, (sources or names)[i]) for i in group]
         lr_n = torch.stack([torch.from_numpy(normalize(sections[i], st, clip)) for i, st in zip(group, stats)])
-        cond = upsample(lr_n[:, None], mode).to(device)  # (B, 1, 2h, 2w)
-        fn = tiled(net_fn, tile, overlap, batch) if needs_tiles(sections[group[0]]) else net_fn
-        randn = per_sample_noise([file_seed(base_seed, names[i]) for i in group], device)
-        x0 = sample_ddim(fn, cond, gammas, eta=eta, randn=randn, clip_x0=clip_x0)
-        for k, (i, st) in enumerate(zip(group, stats)):
-            results[i] = denormalize(x0[k, 0].cpu().numpy(), st)
+        cond = upsample(lr_n[:, None], cfg.data.upsample_modes[0]).to(device)  # (B, 1, 2h, 2w)
+        cond = cond.repeat_interleave(k, dim=0)  # (B K, 1, 2h, 2w): the K samples of a section side by side
+        group_fn = tiled(fn, s.tile_size, s.tile_overlap, s.batch_size) if needs_tiles(sections[group[0]]) else fn
+        seeds = [file_seed(s.seed, names[i], j) for i in group for j in range(k)]
+        x0 = sample_group(group_fn, cond, seeds, cfg, gammas).view(len(group), k, *cond.shape[-2:])
+        for n, (i, st) in enumerate(zip(group, stats)):
+            results[i] = denormalize(x0[n].cpu().numpy(), st)
             if progress:
                 progress(1)
     return results
+
+
+def with_sampling(cfg: Config, **changes) -> Config:
+    """Return a copy of cfg whose sampling section has the given keys changed (e.g. steps=10, eta=0.0)."""
+    cfg = copy.deepcopy(cfg)
+    for key, value in changes.items():
+        if not hasattr(cfg.sampling, key):
+            raise AttributeError(f"sampling has no key {key!r}")
+        setattr(cfg.sampling, key, value)
+    return cfg
+
+
+def mean_and_std(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return the posterior mean (2h, 2w) of K samples (K, 2h, 2w), and their std (None when K = 1)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    std = samples.std(axis=0).astype(np.float32) if len(samples) > 1 else None
+    return samples.mean(axis=0).astype(np.float32), std
 
 
 def trained_settings(cfg: Config, stored: Config) -> Config:
@@ -122,11 +181,18 @@ def trained_settings(cfg: Config, stored: Config) -> Config:
     return cfg
 
 
-def load_model(cfg: Config, device: torch.device) -> tuple[torch.nn.Module, Config, int]:
-    """Return (network in eval mode, cfg with the checkpoint's trained settings, training step).
+@dataclass
+class TrainedModel:
+    net: torch.nn.Module  # in eval mode, on the device
+    cfg: Config  # the caller's config with the checkpoint's trained settings
+    step: int  # optimiser steps it was trained for
+    field_sections: list[str]  # field sections (file stems) it was trained on; reported apart
 
-    Reads sampling.checkpoint (default run.dir/checkpoints/last.pt) with EMA weights unless
-    sampling.use_ema is false; checkpoints of earlier versions load too.
+
+def load_model(cfg: Config, device: torch.device) -> TrainedModel:
+    """Return the trained network of sampling.checkpoint (default run.dir/checkpoints/last.pt) and its settings.
+
+    EMA weights unless sampling.use_ema is false; checkpoints of earlier versions load too.
     """
     path = checkpoint_path(cfg)
     state = load_checkpoint(path, map_location=device)
@@ -136,39 +202,61 @@ def load_model(cfg: Config, device: torch.device) -> tuple[torch.nn.Module, Conf
     except (RuntimeError, ValueError, TypeError, KeyError) as err:
         raise DataError(f"checkpoint '{path}' does not match its own model arguments "
                         f"({str(err).splitlines()[0][:120]})") from None
-    stored = config_from_dict(state["config"])
-    return net.to(device).eval().requires_grad_(False), trained_settings(cfg, stored), state["step"]
+    trained = trained_settings(cfg, config_from_dict(state["config"]))
+    return TrainedModel(net=net.to(device).eval().requires_grad_(False), cfg=trained, step=state["step"],
+                        field_sections=list(state.get("field_sections", [])))
 
 
 def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> Predict:
-    """Return predict(sections, names, progress) -> HR sections, with every setting from cfg.sampling."""
-    s = cfg.sampling
-    gammas = sampling_gammas(make_schedule(cfg.diffusion), s.steps, s.spacing)
+    """Return predict(sections, names, progress=None, sources=None) -> K samples per section, settings from cfg."""
+    gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
 
     def predict(sections, names, progress=None, sources=None):
-        return super_resolve(net_fn, sections, names, cfg.data, gammas, s.eta, s.clip_x0, s.seed, device,
-                             batch=s.batch_size, tile=s.tile_size, overlap=s.tile_overlap, progress=progress,
-                             sources=sources)
+        return super_resolve(net_fn, sections, names, cfg, gammas, device, progress, sources)
     return predict
+
+
+def write_prediction(stem_path: Path, samples: np.ndarray, save_samples: bool,
+                     transpose: bool = False) -> np.ndarray:
+    """Write <stem>_pred.dat (mean) and, for K > 1, <stem>_std.dat and <stem>_sample0.dat; return the mean.
+
+    Sample 0 is what a single-sample run gives (same seed), so eval.py can score one sample
+    beside the mean; save_samples writes all K. stem_path: the output path without its
+    _pred.dat ending; samples (K, time, trace); transpose writes (trace, time) arrays.
+    """
+    orient = (lambda a: a.T) if transpose else (lambda a: a)  # noqa: E731
+    mean, std = mean_and_std(samples)
+    write_dat(stem_path.with_name(stem_path.name + "_pred.dat"), orient(mean))
+    if std is not None:
+        write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(std))
+    for k in range(len(samples) if save_samples else int(std is not None)):
+        write_dat(stem_path.with_name(f"{stem_path.name}_sample{k}.dat"), orient(samples[k]))
+    return mean
 
 
 # ---- Held-out test pairs -----------------------------------------------------------------------
 
-def sample_test_set(cfg: Config, predict: Predict, out_dir: Path) -> None:
-    """Predict every held-out test pair into out_dir/<stem>_pred.dat, then draw grid.png (eval.py scores them)."""
-    held = load_heldout(cfg, "test")
+def sample_test_set(cfg: Config, predict: Predict, out_dir: Path, part: str = "test") -> None:
+    """Predict the held-out pairs of split.json's part ("test" or "val") into out_dir, then draw grid.png.
+
+    Writes <stem>_pred.dat, and for K > 1 <stem>_std.dat and <stem>_sample0.dat (write_prediction).
+    """
+    held = load_heldout(cfg, part)
     source_dir = cfg.data.lr_dir if cfg.data.source == "pairs" else cfg.data.hr_dir
     paths = [out_dir / f"{s}_pred.dat" for s in held.stems]
     todo = [i for i, p in enumerate(paths) if cfg.sampling.overwrite or not p.exists()]
     if len(todo) < len(paths):
         print(f"{len(paths) - len(todo)} predictions exist already in {out_dir}; "
               f"skipping them (sampling.overwrite=true re-makes them)")
+    per_call = max(1, cfg.sampling.batch_size // cfg.sampling.num_samples)
     with tqdm(total=len(todo), desc="sections", unit="img", file=sys.stdout) as bar:
-        preds = predict([held.lr[i] for i in todo], [held.stems[i] for i in todo], bar.update,
-                        [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in todo])
-    for i, pred in zip(todo, preds):
-        write_dat(paths[i], pred)
+        for first in range(0, len(todo), per_call):  # written as they are done: an interruption loses little
+            chunk = todo[first:first + per_call]
+            results = predict([held.lr[i] for i in chunk], [held.stems[i] for i in chunk], bar.update,
+                              [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk])
+            for i, samples in zip(chunk, results):
+                write_prediction(out_dir / held.stems[i], samples, cfg.sampling.save_samples)
     shown = list(range(min(cfg.sampling.grid_files, len(paths))))
     preds = [read_dat(paths[i], cfg.data.hr_shape) for i in shown]
     names = [held.stems[i] for i in shown]
@@ -189,11 +277,48 @@ def field_output_path(out_dir: Path, path: Path, shape: tuple[int, int], trace_m
     return Path(out_dir) / f"{field_name(path)}_{2 * a}x{2 * b}_pred.dat"
 
 
+def field_output_paths(out_dir: Path, path: Path, shape: tuple[int, int], trace_major: bool,
+                       segy_output: str) -> list[Path]:
+    """Return the prediction files written for the field section in path, the .dat (if any) first.
+
+    A SEG-Y input gives out_dir/<stem>_pred.sgy and/or the .dat of field_output_path, as
+    segy_output (both | segy | dat) says; other formats always give the .dat.
+    """
+    dat = field_output_path(out_dir, path, shape, trace_major)
+    if not is_segy(path):
+        return [dat]
+    sgy = Path(out_dir) / f"{path.stem}_pred.sgy"
+    return {"both": [dat, sgy], "segy": [sgy], "dat": [dat]}[segy_output]
+
+
+def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, save_samples: bool) -> None:
+    """Write <stem>_pred.sgy (mean), <stem>_std.sgy (K > 1) and optionally the samples with source's headers.
+
+    samples: (K, 2 time, 2 trace) on the model's cell-centred grid; they are moved onto the
+    input's grid first (to_input_grid: output sample 2i at input sample i, trace 2j = input trace j).
+    source.dt must be known: the files get half of it.
+    """
+    k = len(samples)
+    mean, std = mean_and_std(samples)
+    named = lambda ending: stem_path.with_name(stem_path.name + ending)  # noqa: E731
+    write_segy_x2(named("_pred.sgy"), source, to_input_grid(mean),
+                  f"X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF {k} SAMPLE(S) (sample.py)")
+    if std is not None:  # the half-sample shift may ring slightly below 0: a std is not negative
+        write_segy_x2(named("_std.sgy"), source, np.maximum(to_input_grid(std), 0),
+                      f"STD OF {k} SAMPLES OF THE X2 SUPER-RESOLVED LINE (sample.py)")
+    if save_samples:
+        for j, sample in enumerate(samples):
+            write_segy_x2(named(f"_sample{j}.sgy"), source, to_input_grid(sample),
+                          f"X2 SUPER-RESOLVED IN TIME AND TRACES, SAMPLE {j} OF {k} (sample.py)")
+
+
 def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
     """Predict every section in data.field_dir at twice its size, in the file's own orientation.
 
-    A section that cannot be read or normalised is reported and skipped; the others are still
-    predicted, and a DataError listing the skipped ones is raised at the end.
+    Writes field_output_paths(...): for SEG-Y, <stem>_pred.sgy keeps the input's headers (dt
+    from field_interval, which must be known) and lies on the input's grid; every .dat keeps the
+    model's grid. A section that cannot be read, normalised or written is reported and skipped;
+    the others are still predicted, and a DataError listing the skipped ones is raised at the end.
     """
     files = list_field_files(cfg.data.field_dir)
     if not files:
@@ -202,20 +327,60 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
     for path in tqdm(files, desc="field sections", unit="section", file=sys.stdout):
         try:
             trace_major = cfg.eval.field_transpose.get(path.stem, True)
-            section = read_field(path, trace_major)
-            out = field_output_path(out_dir, path, section.shape, trace_major)
-            if out.exists() and not cfg.sampling.overwrite:
-                print(f"{out} exists; skipping (sampling.overwrite=true re-makes it)")
+            source = read_segy_field(path, trace_major) if is_segy(path) else None
+            section = source.data if source else read_field(path, trace_major)
+            outs = field_output_paths(out_dir, path, section.shape, trace_major, cfg.sampling.segy_output)
+            if all(out.exists() for out in outs) and not cfg.sampling.overwrite:
+                print(f"{' and '.join(map(str, outs))} exist; skipping (sampling.overwrite=true re-makes them)")
                 continue
-            (pred,) = predict([section], [path.stem], sources=[str(path)])
+            if outs[-1].suffix == ".sgy":  # checked before sampling: the output's headers need dt
+                dt, dt_source = field_interval(path, cfg.eval)
+                source = replace(source, dt=dt)
+                print(f"{describe(source)}; dt from {dt_source}, written at {1e3 * dt / 2:g} ms")
+            (samples,) = predict([section], [path.stem], sources=[str(path)])
+            for out in outs:
+                stem_path = out.with_name(out.name[:-len("_pred" + out.suffix)])
+                if out.suffix == ".sgy":
+                    write_segy_prediction(stem_path, source, samples, cfg.sampling.save_samples)
+                else:
+                    write_prediction(stem_path, samples, cfg.sampling.save_samples, transpose=not trace_major)
         except DataError as err:
             print(f"skipped {path.name}: {err}")
             skipped.append(str(err))
             continue
-        write_dat(out, pred if trace_major else pred.T)
     print(f"wrote {len(files) - len(skipped)} field predictions to {out_dir}")
     if skipped:
         raise DataError(f"{len(skipped)} of {len(files)} field sections were skipped: {'; '.join(skipped)}")
+
+
+def degrade_for_roundtrip(section: np.ndarray, name: str, rt) -> tuple[np.ndarray, dict]:
+    """Return (the LR input F(section), what was done) for the round trip; section (time, trace) is cropped to even sizes."""
+    reference = section[:section.shape[0] // 2 * 2, :section.shape[1] // 2 * 2]
+    rng = np.random.default_rng([rt.seed, zlib.crc32(name.encode())])
+    done = forward_model(reference, rng, rt.band_factor, rt.noise_std, rt.colored_noise_std, rt.colored_band,
+                         rt.antialias)
+    return done.lr, {"reference_shape": list(reference.shape), "time_cutoff": done.time_cutoff,
+                     "noise_rms": done.noise_rms, "band_factor": rt.band_factor, "antialias": rt.antialias}
+
+
+def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: list[str]) -> None:
+    """Degrade every field section with roundtrip.*, super-resolve it, and write input, prediction and degradation.json.
+
+    eval.py eval.input=roundtrip scores the predictions against the original sections.
+    """
+    files = list_field_files(cfg.data.field_dir)
+    if not files:
+        raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no .dat/.npy/.sgy sections")
+    record = {"roundtrip": vars(cfg.roundtrip), "field_dir": str(cfg.data.field_dir), "sections": {}}
+    for path in tqdm(files, desc="round trip", unit="section", file=sys.stdout):
+        section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
+        lr, done = degrade_for_roundtrip(section, path.stem, cfg.roundtrip)
+        write_dat(out_dir / f"{path.stem}_input.dat", lr)
+        (samples,) = predict([lr], [path.stem], sources=[str(path)])
+        write_prediction(out_dir / path.stem, samples, cfg.sampling.save_samples)
+        record["sections"][path.stem] = {"file": path.name, **done, "trained_on": path.stem in trained_on}
+    atomic_write_bytes(out_dir / "degradation.json", json.dumps(record, indent=1).encode())
+    print(f"wrote {len(files)} round-trip predictions to {out_dir}; score them with eval.py eval.input=roundtrip")
 
 
 def synthetic_field_dir(cfg: Config) -> Path:
@@ -227,8 +392,14 @@ def synthetic_field_dir(cfg: Config) -> Path:
 
 
 def read_field_prediction(path: Path, shape: tuple[int, int], trace_major: bool) -> np.ndarray:
-    """Return the (2 time, 2 trace) prediction that sample.py wrote for a (time, trace) section of `shape`."""
+    """Return the (2 time, 2 trace) array written at path (.dat or .sgy) for a (time, trace) section of `shape`."""
     time, trace = shape
+    if path.suffix == ".sgy":
+        data = read_segy(path).data
+        if data.shape != (2 * time, 2 * trace):
+            raise DataError(f"{path}: {data.shape[1]} traces x {data.shape[0]} samples, expected "
+                            f"{2 * trace} x {2 * time} for its input; re-make it with sampling.overwrite=true")
+        return data
     if trace_major:
         return read_dat(path, (2 * trace, 2 * time))
     return np.ascontiguousarray(read_dat(path, (2 * time, 2 * trace)).T)
@@ -237,10 +408,12 @@ def read_field_prediction(path: Path, shape: tuple[int, int], trace_major: bool)
 def field_rows(cfg: Config) -> tuple[list[dict], bool]:
     """Return (one row per field section, whether the sections are a synthetic stand-in).
 
-    Each row holds name, section (time, trace), pred (2 time, 2 trace) and dt, the input's time
-    sample interval in s (eval.field_dt by file stem, else 2 * eval.dt). When data.field_dir is
-    missing or empty, a synthetic LR section stands in. Missing predictions are made first by
-    this script's main (same checkpoint, settings and file names as `sampling.input=field`).
+    Each row holds name, section (time, trace), pred (2 time, 2 trace; from the .dat when there
+    is one, else from the .sgy), std (or None), dt, the input's time sample interval in s, and
+    dt_source, where dt came from (datasets.dat_io.field_interval: SEG-Y header, eval.field_dt
+    or the default 2 * eval.dt; printed). When data.field_dir is missing or empty, a synthetic LR
+    section stands in. Missing predictions are made first by this script's main (same
+    checkpoint and settings as sampling.input=field).
     """
     cfg = copy.deepcopy(cfg)
     synthetic = not list_field_files(cfg.data.field_dir)
@@ -251,36 +424,53 @@ def field_rows(cfg: Config) -> tuple[list[dict], bool]:
     for path in list_field_files(cfg.data.field_dir):
         trace_major = cfg.eval.field_transpose.get(path.stem, True)
         section = read_field(path, trace_major)
-        inputs.append((path, trace_major, section, field_output_path(out_dir, path, section.shape, trace_major)))
-    missing = [path.name for path, _, _, out in inputs if not out.exists()]
+        dt, dt_source = field_interval(path, cfg.eval)  # before any sampling: the spectra need it
+        outs = field_output_paths(out_dir, path, section.shape, trace_major, cfg.sampling.segy_output)
+        inputs.append((path, trace_major, section, outs, dt, dt_source))
+    missing = [path.name for path, _, _, outs, _, _ in inputs if not any(out.exists() for out in outs)]
     if missing:
         print(f"no prediction in {out_dir} for {', '.join(missing)}: running sample.py on data.field_dir")
         cfg.sampling.input = "field"
         main(copy.deepcopy(cfg))
-    rows = [{"name": path.stem, "section": section, "pred": read_field_prediction(out, section.shape, trace_major),
-             "dt": cfg.eval.field_dt.get(path.stem, 2 * cfg.eval.dt)}
-            for path, trace_major, section, out in inputs]
+    rows = []
+    for path, trace_major, section, outs, dt, dt_source in inputs:
+        out = next(out for out in outs if out.exists())
+        std_path = out.with_name(out.name.replace("_pred.", "_std."))
+        print(f"{path.name}: dt {1e3 * dt:g} ms from {dt_source}")
+        rows.append({"name": path.stem, "section": section,
+                     "pred": read_field_prediction(out, section.shape, trace_major),
+                     "std": read_field_prediction(std_path, section.shape, trace_major) if std_path.exists() else None,
+                     "dt": dt, "dt_source": dt_source})
     return rows, synthetic
 
 
 # ---- Command line ------------------------------------------------------------------------------
 
+OUTPUT_FOLDERS = {"test": "samples", "val": "samples_val", "field": "field", "roundtrip": "roundtrip"}
+
+
 def main(cfg: Config) -> None:
-    """Predict the test split or the field sections, as sampling.input says."""
+    """Predict the test split, the field sections or the field round trip, as sampling.input says."""
     device = pick_device(cfg.run.device)
     seed_everything(cfg.sampling.seed, cfg.run.deterministic)
-    net, cfg, step = load_model(cfg, device)
-    out_dir = Path(cfg.run.dir) / ("samples" if cfg.sampling.input == "test" else "field")
+    model = load_model(cfg, device)
+    cfg = model.cfg
+    out_dir = Path(cfg.run.dir) / OUTPUT_FOLDERS[cfg.sampling.input]
     refuse_input_folders(out_dir, cfg.data)
     prepare_run_dir(out_dir)
     record_run(cfg, cfg.run.dir, "sample")
-    print(f"checkpoint {checkpoint_path(cfg)} (step {step}, {'EMA' if cfg.sampling.use_ema else 'raw'} weights), "
-          f"{cfg.sampling.steps} {cfg.sampling.spacing}-spaced DDIM steps, eta {cfg.sampling.eta}, device {device}")
-    predict = make_predictor(cfg, net, device)
-    if cfg.sampling.input == "test":
-        sample_test_set(cfg, predict, out_dir)
-    else:
+    s = cfg.sampling
+    how = "one regression pass" if cfg.model.objective == "regression" else \
+        f"{s.num_samples} sample(s) of {s.steps} {s.spacing}-spaced DDIM steps, eta {s.eta}, guidance {s.guidance}"
+    print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
+          f"{how}, device {device}")
+    predict = make_predictor(cfg, model.net, device)
+    if s.input in ("test", "val"):
+        sample_test_set(cfg, predict, out_dir, s.input)
+    elif s.input == "field":
         sample_field(cfg, predict, out_dir)
+    else:
+        sample_roundtrip(cfg, predict, out_dir, model.field_sections)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from datasets.dat_io import list_field_files, read_field
+from datasets.field_patches import FieldPatchSampler, MixedSampler, held_out_field_stems
 from datasets.heldout import HeldOut, load_heldout
-from datasets.pairs import (
-    PatchSampler,
-    find_pairs,
-    list_stems,
-    load_or_make_split,
-    read_sections,
-)
-from diffusion.loss import diffusion_loss
+from datasets.pairs import PatchSampler, find_pairs, list_stems, load_or_make_split, read_sections
+from diffusion.loss import diffusion_loss, regression_loss
 from diffusion.schedule import make_schedule, sampling_gammas
-from models.build import build_network, network_args
-from sample import make_net_fn, super_resolve
+from models.build import build_network, network_args, stored_network_args
+from sample import make_net_fn, mean_and_std, super_resolve, with_sampling
 from utils.atomic import atomic_write_bytes
 from utils.checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from utils.cli import run_main
@@ -37,22 +33,9 @@ from utils.config import Config, config_from_dict, config_to_dict
 from utils.errors import DataError
 from utils.metrics import compare_to_targets
 from utils.plots import plot_loss_curve
-from utils.run_folder import (
-    format_config,
-    prepare_run_dir,
-    record_run,
-    refuse_input_folders,
-)
-from utils.runtime import (
-    DistInfo,
-    autocast,
-    barrier,
-    global_torch_rng_state,
-    init_distributed,
-    pick_device,
-    seed_everything,
-    set_global_torch_rng_state,
-)
+from utils.run_folder import format_config, prepare_run_dir, record_run, refuse_input_folders
+from utils.runtime import (DistInfo, autocast, barrier, global_torch_rng_state, init_distributed, pick_device,
+                           seed_everything, set_global_torch_rng_state)
 
 
 @dataclass
@@ -64,7 +47,8 @@ class TrainingState:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler  # loss scaling, active for fp16 on CUDA only
     noise_gen: torch.Generator  # draws gamma and eps of the loss
-    sampler: PatchSampler  # draws patches; owns its numpy generator
+    sampler: PatchSampler | MixedSampler  # draws patches; owns its numpy generator
+    field_sections: list[str] = field(default_factory=list)  # field stems trained on (self-supervised)
     step: int = 0
     loss_window: list[float] = field(default_factory=list)  # losses since the last log line
 
@@ -113,17 +97,41 @@ def training_split(cfg: Config, dist_info: DistInfo) -> dict[str, list[str]]:
     return json.loads((Path(cfg.run.dir) / "split.json").read_text())
 
 
-def patch_sampler(cfg: Config, stems: list[str], rank: int) -> PatchSampler:
-    """Return the sampler of training patches over the training sections, held in memory."""
+def patch_sampler(cfg: Config, stems: list[str], rank: int) -> tuple[PatchSampler | MixedSampler, list[str]]:
+    """Return (the sampler of training patches, held in memory, the field stems it trains on).
+
+    With data.field_fraction > 0 that share of every batch comes from field sections made into
+    pairs by the forward model; data.field_holdout (default: the last by name) stays out.
+    """
     hr = read_sections(cfg.data.hr_dir, stems, cfg.data.hr_shape)
     lr = read_sections(cfg.data.lr_dir, stems, cfg.data.lr_shape) if cfg.data.source == "pairs" else None
     names = [str(Path(cfg.data.lr_dir if lr is not None else cfg.data.hr_dir) / f"{s}.dat") for s in stems]
-    return PatchSampler(hr, lr, cfg.data, cfg.degradation, seed=cfg.run.seed * 1000 + rank, names=names)
+    synthetic = PatchSampler(hr, lr, cfg.data, cfg.degradation, seed=cfg.run.seed * 1000 + rank, names=names)
+    if cfg.data.field_fraction == 0:
+        return synthetic, []
+    files = list_field_files(cfg.data.field_dir)
+    held_out = held_out_field_stems([f.stem for f in files], cfg.data.field_holdout)
+    chosen = [f for f in files if f.stem not in held_out]
+    if not chosen:
+        raise DataError(f"data.field_fraction={cfg.data.field_fraction} needs field sections to train on, but "
+                        f"data.field_dir '{cfg.data.field_dir}' holds {len(files)} and {len(held_out)} are held out "
+                        f"(data.field_holdout); add sections or set data.field_fraction=0")
+    sections = [read_field(f, cfg.eval.field_transpose.get(f.stem, True)) for f in chosen]
+    field = FieldPatchSampler(sections, [str(f) for f in chosen], cfg.data, cfg.degradation,
+                              seed=cfg.run.seed * 1000 + rank + 500)
+    return MixedSampler(synthetic, field, cfg.data.field_fraction), [f.stem for f in chosen]
 
 
-def new_training_state(cfg: Config, device: torch.device, sampler: PatchSampler, rank: int) -> TrainingState:
-    """Return a fresh network, its EMA copy, the Adam optimiser, loss scaler and noise generator."""
-    net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip)).to(device)
+def new_training_state(cfg: Config, device: torch.device, sampler: PatchSampler | MixedSampler,
+                       rank: int) -> TrainingState:
+    """Return a new network (random, or train.init_from's weights), its EMA copy, Adam, loss scaler and noise generator."""
+    net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip))
+    if cfg.train.init_from:
+        start = load_checkpoint(cfg.train.init_from)
+        check_same_settings(cfg.train.init_from, "model", "model", stored_network_args(start["model_args"]),
+                            network_args(cfg.model, cfg.diffusion.eps_skip))
+        net.load_state_dict(start["ema"])  # the EMA weights are the trained model; Adam starts afresh
+    net = net.to(device)
     if device.type == "cuda" and cfg.train.channels_last:
         net.to(memory_format=torch.channels_last)
     return TrainingState(
@@ -140,6 +148,7 @@ def checkpoint_state(cfg: Config, state: TrainingState) -> dict:
     return {"model": state.net.state_dict(), "ema": state.ema_net.state_dict(),
             "optimizer": state.optimizer.state_dict(), "scaler": state.scaler.state_dict(), "step": state.step,
             "model_args": network_args(cfg.model, cfg.diffusion.eps_skip), "config": config_to_dict(cfg),
+            "field_sections": state.field_sections,
             "rng": {"sampler": state.sampler.state_dict(), "noise": state.noise_gen.get_state().cpu(),
                     "torch_global": global_torch_rng_state()}}
 
@@ -153,7 +162,8 @@ def restore_state(cfg: Config, state: TrainingState, path: Path, dist_info: Dist
     saved = load_checkpoint(path, map_location=state.noise_gen.device)
     check_same_settings(path, "diffusion setting", "diffusion", vars(config_from_dict(saved["config"]).diffusion),
                         vars(cfg.diffusion))
-    check_same_settings(path, "model", "model", saved["model_args"], network_args(cfg.model, cfg.diffusion.eps_skip))
+    check_same_settings(path, "model", "model", stored_network_args(saved["model_args"]),
+                        network_args(cfg.model, cfg.diffusion.eps_skip))
     state.net.load_state_dict(saved["model"])
     state.ema_net.load_state_dict(saved["ema"])
     state.optimizer.load_state_dict(saved["optimizer"])
@@ -167,7 +177,7 @@ def restore_state(cfg: Config, state: TrainingState, path: Path, dist_info: Dist
             set_global_torch_rng_state(saved["rng"]["torch_global"])
     else:
         stream = (cfg.run.seed, dist_info.rank, state.step)
-        state.sampler.rng = np.random.default_rng(list(stream))
+        state.sampler.reseed(list(stream))
         state.noise_gen.manual_seed(hash(stream) % 2**62)
         torch.manual_seed(hash(stream + (1,)) % 2**62)
 
@@ -229,11 +239,15 @@ def update_ema(ema_net: torch.nn.Module, net: torch.nn.Module, step: int, target
 
 
 def validate(cfg: Config, ema_net: torch.nn.Module, val_set: HeldOut, device: torch.device) -> dict:
-    """Sample the validation sections with the EMA weights; return mean PSNR/SSIM of the model and of bicubic."""
-    gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.train.val_steps, cfg.sampling.spacing)
-    preds = super_resolve(make_net_fn(ema_net, device, cfg.train.precision), val_set.lr, val_set.stems,
-                          cfg.data, gammas, 0.0, cfg.sampling.clip_x0, cfg.sampling.seed, device,
-                          batch=cfg.sampling.batch_size)
+    """Sample the validation sections with the EMA weights (one deterministic sample of train.val_steps steps).
+
+    Returns mean PSNR/SSIM of the model and of bicubic.
+    """
+    cfg = with_sampling(cfg, steps=cfg.train.val_steps, eta=0.0, num_samples=1)
+    gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
+    samples = super_resolve(make_net_fn(ema_net, device, cfg.train.precision), val_set.lr, val_set.stems,
+                            cfg, gammas, device)
+    preds = [mean_and_std(s)[0] for s in samples]
     scores = compare_to_targets(val_set.stems, val_set.hr, {"pred": preds, "bicubic": val_set.bicubic})
     return {"psnr": scores["pred"]["psnr"]["mean"], "ssim": scores["pred"]["ssim"]["mean"],
             "bicubic_psnr": scores["bicubic"]["psnr"]["mean"], "bicubic_ssim": scores["bicubic"]["ssim"]["mean"]}
@@ -269,7 +283,9 @@ def main(cfg: Config) -> torch.nn.Module:
     """Train as configured and return the trained network (raw weights, not EMA)."""
     dist_info, device = start_run(cfg)
     split = training_split(cfg, dist_info)
-    state = new_training_state(cfg, device, patch_sampler(cfg, split["train"], dist_info.rank), dist_info.rank)
+    sampler, field_sections = patch_sampler(cfg, split["train"], dist_info.rank)
+    state = new_training_state(cfg, device, sampler, dist_info.rank)
+    state.field_sections = field_sections
     wants_val = dist_info.is_main and cfg.train.val_every > 0 and cfg.train.val_images > 0 and split["val"]
     val_set = load_heldout(cfg, "val", cfg.train.val_images) if wants_val else None
     print(f"rank {dist_info.rank}: {len(split['train'])} training sections, patches {cfg.data.patch_size}x"
@@ -299,8 +315,12 @@ def main(cfg: Config) -> torch.nn.Module:
         x0, cond = (t.to(device, non_blocking=True) for t in state.sampler.draw(cfg.train.batch_size))
         clock["data"] += time.perf_counter() - t_data
         # Forward and backward.
+        target = x0 - cond if cfg.diffusion.target == "residual" else x0
         with autocast(device, cfg.train.precision):
-            loss = diffusion_loss(train_net, x0, cond, alpha_bar, state.noise_gen, cfg.diffusion.loss).mean()
+            if cfg.model.objective == "regression":
+                loss = regression_loss(train_net, target, cond, cfg.diffusion.loss).mean()
+            else:
+                loss = diffusion_loss(train_net, target, cond, alpha_bar, state.noise_gen, cfg.diffusion.loss).mean()
         loss_value = loss.item()  # the one host-device sync of a step
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"loss is {loss_value} at step {state.step}; lower train.lr or check the data")

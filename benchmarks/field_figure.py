@@ -5,6 +5,8 @@ Writes OUT/field_<label>.png (label: --label, else the --config stem), e.g. --co
 configs/quick.yaml --out docs gives docs/field_quick.png. Predictions come from run.dir/field;
 sections without one are predicted first by sample.py's main (sampling.input=field). Refuses the
 synthetic stand-in the notebook uses when data.field_dir is empty: this figure shows real data.
+Each section's sample interval comes from datasets.dat_io.field_interval (SEG-Y header, else
+eval.field_dt, else 2 * eval.dt); its row title and the printout say which.
 """
 from __future__ import annotations
 

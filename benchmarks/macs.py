@@ -20,17 +20,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from benchmarks.common import (
-    config_label,
-    load_average,
-    machine_info,
-    markdown_table,
-    merge_rows,
-    output_dir,
-    run_benchmark,
-    timed,
-    write_json,
-)
+from benchmarks.common import (config_label, load_average, machine_info, markdown_table, merge_rows, output_dir,
+                               run_benchmark, timed, write_json)
 from models.build import build_network, network_args
 from sample import make_net_fn
 from utils.config import Config

@@ -18,18 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.common import (
-    int_list,
-    load_average,
-    machine_info,
-    markdown_table,
-    output_dir,
-    run_benchmark,
-    write_json,
-)
+from benchmarks.common import (int_list, load_average, machine_info, markdown_table, output_dir, run_benchmark,
+                               write_json)
 from datasets.heldout import load_heldout
 from diffusion.schedule import make_schedule, sampling_gammas
-from sample import load_model, make_net_fn, super_resolve
+from sample import load_model, make_net_fn, super_resolve, with_sampling
 from utils.checkpoint import checkpoint_path
 from utils.config import Config
 from utils.metrics import compare_to_targets
@@ -94,8 +87,9 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.sampling.seed)
     out = output_dir(cfg, bench_args)
     path = checkpoint_path(cfg)
-    net, cfg, step = load_model(cfg, device)
-    net_fn = make_net_fn(net, device, cfg.train.precision)
+    model = load_model(cfg, device)
+    cfg, step = model.cfg, model.step
+    net_fn = make_net_fn(model.net, device, cfg.train.precision)
     held = load_heldout(cfg, "test", bench_args.n_files)
     stems, lr, hr, bicubic = held.stems, held.lr, held.hr, held.bicubic
     alpha_bar = make_schedule(cfg.diffusion)
@@ -105,8 +99,8 @@ def main(cfg: Config, bench_args) -> None:
     def predict(levels: int, spacing: str, eta: float, seed: int) -> tuple[list[np.ndarray], float]:
         gammas = sampling_gammas(alpha_bar, levels, spacing)
         start = time.perf_counter()
-        preds = super_resolve(net_fn, lr, stems, cfg.data, gammas, eta, cfg.sampling.clip_x0, seed, device,
-                              batch=cfg.sampling.batch_size)
+        one = with_sampling(cfg, steps=levels, spacing=spacing, eta=eta, seed=seed, num_samples=1)
+        preds = [samples[0] for samples in super_resolve(net_fn, lr, stems, one, gammas, device)]
         return preds, (time.perf_counter() - start) / len(stems)
 
     # The grid: L x spacing x eta, one sample per file with the base seed sampling.seed.

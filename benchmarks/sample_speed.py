@@ -19,19 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.common import (
-    config_label,
-    int_list,
-    load_average,
-    machine_info,
-    markdown_table,
-    output_dir,
-    peak_memory_mb,
-    run_benchmark,
-    start_peak_memory,
-    timed,
-    write_json,
-)
+from benchmarks.common import (config_label, int_list, load_average, machine_info, markdown_table, output_dir,
+                               peak_memory_mb, run_benchmark, start_peak_memory, timed, write_json)
 from datasets.condition import upsample
 from datasets.dat_io import read_field
 from datasets.normalize import clip_for, normalize, section_stats
@@ -39,7 +28,7 @@ from diffusion.ddim import per_sample_noise, sample_ddim
 from diffusion.schedule import make_schedule, sampling_gammas
 from diffusion.tiling import tiled
 from models.build import build_network, network_args
-from sample import file_seed, make_net_fn, super_resolve
+from sample import file_seed, make_net_fn, super_resolve, with_sampling
 from utils.config import Config
 from utils.plots import save_figure
 from utils.runtime import pick_device, seed_everything
@@ -94,9 +83,8 @@ def make_runner(cfg: Config, device: torch.device):
     def run(sections: list[np.ndarray], steps: int, batch: int, tile: int, of_levels: int | None = None) -> float:
         gammas = sampling_gammas(alpha_bar, of_levels or steps, s.spacing)[:steps + 1]
         names = [f"section{i}" for i in range(len(sections))]
-        _, seconds = timed(lambda: super_resolve(net_fn, sections, names, cfg.data, gammas, s.eta, s.clip_x0,
-                                                 s.seed, device, batch=batch, tile=tile, overlap=s.tile_overlap),
-                           device)
+        run_cfg = with_sampling(cfg, batch_size=batch, tile_size=tile, num_samples=1)
+        _, seconds = timed(lambda: super_resolve(net_fn, sections, names, run_cfg, gammas, device), device)
         return seconds
 
     return run, net_fn, alpha_bar

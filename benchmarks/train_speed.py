@@ -19,20 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.common import (
-    config_label,
-    int_list,
-    load_average,
-    machine_info,
-    markdown_table,
-    merge_rows,
-    output_dir,
-    peak_memory_mb,
-    run_benchmark,
-    start_peak_memory,
-    sync,
-    write_json,
-)
+from benchmarks.common import (config_label, int_list, load_average, machine_info, markdown_table, merge_rows,
+                               output_dir, peak_memory_mb, run_benchmark, start_peak_memory, sync, write_json)
 from datasets.pairs import PatchSampler, find_pairs, read_sections
 from diffusion.loss import diffusion_loss
 from diffusion.schedule import make_schedule

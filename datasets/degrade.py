@@ -1,5 +1,8 @@
-"""The paper's degradation F_cor: HR section -> x2 coarser, noisy LR section (data.source = degrade).
+"""The forward model: HR section -> x2 coarser, narrower-band, noisy LR section.
 
+    F(x) = decimate_x2(lowpass_time(x, band_factor * band_edge(x))) + white + coloured noise
+It is the paper's F_cor (data.source = degrade) with an optional narrowing of the time band,
+and it makes the real-section round trip (roundtrip.*) and self-supervised field pairs.
 Sections are (time, trace). LR sample (i, j) sits at HR position (2i + 0.5, 2j + 0.5), the
 cell-centred grid that torch's interpolate(align_corners=False) assumes when it upsamples back.
 The noise functions are shared with datasets/synthetic.py.
@@ -8,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+
+from dataclasses import dataclass
 
 from utils.config import DegradationConfig
 from utils.errors import DataError
@@ -30,6 +35,27 @@ def _raised_cosine(freq: np.ndarray, cutoff: float, taper: float) -> np.ndarray:
     start = cutoff * (1 - taper)
     ramp = np.clip((freq - start) / max(cutoff - start, 1e-12), 0, 1)
     return 0.5 * (1 + np.cos(np.pi * ramp))
+
+
+def band_edge(section: np.ndarray, energy: float = 0.95) -> float:
+    """Return the frequency (fraction of Nyquist) below which `energy` of the time-axis power lies.
+
+    section: (time, trace); the power spectrum is averaged over traces.
+    """
+    power = (np.abs(np.fft.rfft(np.asarray(section, dtype=np.float64), axis=0)) ** 2).mean(axis=1)
+    cumulative = np.cumsum(power) / max(power.sum(), 1e-300)
+    index = int(np.searchsorted(cumulative, energy))
+    return min(1.0, max(index, 1) / (len(power) - 1))
+
+
+def lowpass_time(section: np.ndarray, cutoff: float, taper: float = 0.2) -> np.ndarray:
+    """Return section with time frequencies above cutoff (fraction of Nyquist) removed, raised-cosine roll-off.
+
+    section: (time, trace); the DCT mirrors the section so its ends do not wrap into each other.
+    """
+    spectrum = scipy.fft.dct(section, type=2, norm="ortho", axis=0)
+    spectrum *= _raised_cosine(np.arange(section.shape[0]) / section.shape[0], cutoff, taper)[:, None]
+    return scipy.fft.idct(spectrum, type=2, norm="ortho", axis=0)
 
 
 def decimate(section: np.ndarray, antialias: bool) -> np.ndarray:
@@ -78,13 +104,43 @@ def add_noise(signal: np.ndarray, rng: np.random.Generator, white_std: float,
     return signal + scale * (white_std * white + colored_std * colored)
 
 
-def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) -> np.ndarray:
-    """Return the noisy LR section F_cor(hr), float32 (time/2, trace/2).
+@dataclass
+class Degraded:
+    lr: np.ndarray  # (time/2, trace/2) float32 noisy LR section
+    clean_lr: np.ndarray  # (time/2, trace/2) float64 the same before noise: F's deterministic part
+    time_cutoff: float  # low-pass applied along time before decimation, fraction of HR Nyquist (1: none)
+    noise_rms: float  # RMS of the noise that was added
 
-    hr: (time, trace) HR section; rng draws the noise levels and the noise;
-    cfg: DegradationConfig (noise ranges, coloured band, antialias).
+
+def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
+                  colored_std: float, colored_band: list[float], antialias: bool) -> Degraded:
+    """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
+
+    hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
+    colored_band is the coloured noise's pass band in fractions of the LR Nyquist.
     """
-    lr = decimate(np.asarray(hr, dtype=np.float64), cfg.antialias)
+    hr = np.asarray(hr, dtype=np.float64)
+    cutoff = min(1.0, band_factor * band_edge(hr)) if band_factor < 1 else 1.0
+    narrowed = lowpass_time(hr, cutoff) if cutoff < 1 else hr
+    clean = decimate(narrowed, antialias)
+    lr = add_noise(clean, rng, white_std, colored_std, colored_band)
+    return Degraded(lr=lr.astype(np.float32), clean_lr=clean, time_cutoff=cutoff,
+                    noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))))
+
+
+def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool) -> np.ndarray:
+    """Return F's noise-free part for a known time cutoff: what a prediction should reproduce. hr: (time, trace)."""
+    hr = np.asarray(hr, dtype=np.float64)
+    return decimate(lowpass_time(hr, time_cutoff) if time_cutoff < 1 else hr, antialias)
+
+
+def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) -> np.ndarray:
+    """Return a noisy LR section F(hr), float32 (time/2, trace/2), with settings drawn from cfg's ranges.
+
+    hr: (time, trace) HR section; rng draws the band factor, noise levels and the noise;
+    cfg: DegradationConfig (band factor, noise ranges, coloured band, antialias).
+    """
     white_std = rng.uniform(*cfg.noise_std)
     colored_std = rng.uniform(*cfg.colored_noise_std)
-    return add_noise(lr, rng, white_std, colored_std, cfg.colored_band).astype(np.float32)
+    band_factor = rng.uniform(*cfg.band_factor) if cfg.band_factor[0] < 1 else 1.0
+    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, cfg.antialias).lr

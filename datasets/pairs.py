@@ -187,3 +187,7 @@ class PatchSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+    def reseed(self, seed: list[int]) -> None:
+        """Start a new random stream (a resumed torchrun rank: streams from (seed, rank, step))."""
+        self.rng = np.random.default_rng(seed)

@@ -44,3 +44,14 @@ def diffusion_loss(net, x0: torch.Tensor, cond: torch.Tensor, alpha_bar: torch.T
     eps_pred = net(x_t, cond, noise_input(gamma)).float()
     error = (eps_pred - eps).abs() if norm == "l1" else (eps_pred - eps) ** 2
     return error.flatten(1).mean(dim=1)
+
+
+def regression_loss(net, x0: torch.Tensor, cond: torch.Tensor, norm: str = "l1") -> torch.Tensor:
+    """Return the per-sample loss, shape (B,), of a network predicting x0 from cond in one pass.
+
+    net is called like the noise predictor, net(x_t, cond, s), with x_t = 0 and s = 0 (a
+    regression network ignores both). x0, cond: (B, 1, H, W).
+    """
+    pred = net(torch.zeros_like(x0), cond, torch.zeros(x0.shape[0], device=x0.device)).float()
+    error = (pred - x0).abs() if norm == "l1" else (pred - x0) ** 2
+    return error.flatten(1).mean(dim=1)

@@ -64,6 +64,7 @@ class UNet(nn.Module):
                  in_channels: int = 2, out_channels: int = 1):
         super().__init__()
         self.dims = dims
+        self.in_channels = in_channels  # 2: (cond, x_t) for the noise predictor; 1: cond alone (regression)
         self.down_factor = 2 ** (len(channel_mults) - 1)
         emb_dim = 4 * base_channels
         self.emb_features = base_channels
@@ -99,7 +100,8 @@ class UNet(nn.Module):
     def forward(self, x_t: torch.Tensor, cond: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Return predicted noise, shape of x_t. x_t, cond: (B, 1, *spatial); s: (B,)."""
         spatial = x_t.shape[2:]
-        x = pad_to_multiple(torch.cat([cond, x_t.to(cond.dtype)], dim=1), self.down_factor)
+        inputs = cond if self.in_channels == 1 else torch.cat([cond, x_t.to(cond.dtype)], dim=1)
+        x = pad_to_multiple(inputs, self.down_factor)
         emb = self.emb_mlp(noise_embedding(s, self.emb_features).to(x.dtype))
         h = self.conv_in(x)
         skips = [h]

@@ -12,15 +12,8 @@ import torch
 
 from datasets.dat_io import field_name, field_shape, read_dat, read_field, write_dat
 from datasets.normalize import denormalize, normalize, section_stats
-from datasets.pairs import (
-    PatchSampler,
-    augment_patch,
-    find_pairs,
-    load_or_make_split,
-    make_split,
-    normalise_pairs,
-    read_sections,
-)
+from datasets.pairs import (PatchSampler, augment_patch, find_pairs, load_or_make_split, make_split, normalise_pairs,
+                            read_sections)
 from utils.config import load_config
 from utils.errors import DataError
 

@@ -75,7 +75,7 @@ def test_loss_scaler_state_travels_in_the_checkpoint(tiny_cfg, tmp_path):
     train.start_run(tiny_cfg)
     split = train.training_split(tiny_cfg, DistInfo(0, 1, 0))
     make_state = lambda: train.new_training_state(  # noqa: E731
-        tiny_cfg, torch.device("cpu"), train.patch_sampler(tiny_cfg, split["train"], 0), 0)
+        tiny_cfg, torch.device("cpu"), train.patch_sampler(tiny_cfg, split["train"], 0)[0], 0)
     state = make_state()
     state.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)  # an active scaler, as fp16 on CUDA has
     state.scaler.scale(torch.ones(()))
@@ -93,8 +93,9 @@ LEGACY = REPO / "tests" / "data" / "legacy_checkpoint_6747fe8.pt"  # written by 
 def test_checkpoints_of_the_previous_layout_still_load_and_predict(tiny_cfg):
     """Network arguments, weights and the stored config of an older checkpoint rebuild the same network."""
     tiny_cfg.sampling.checkpoint = str(LEGACY)
-    net, cfg, step = sample.load_model(tiny_cfg, torch.device("cpu"))
-    assert step == 3 and cfg.model.base_channels == 8
+    model = sample.load_model(tiny_cfg, torch.device("cpu"))
+    net, cfg = model.net, model.cfg
+    assert model.step == 3 and cfg.model.base_channels == 8 and cfg.model.objective == "diffusion"
     g = torch.Generator().manual_seed(0)
     x_t, cond = torch.randn(2, 1, 16, 24, generator=g), torch.randn(2, 1, 16, 24, generator=g)
     expected = np.load(LEGACY.with_name(LEGACY.stem + "_output.npy"))  # that commit's output on these inputs

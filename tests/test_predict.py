@@ -8,8 +8,10 @@ from torch import nn
 
 from diffusion.schedule import gamma_from_noise_input, sampling_gammas
 from diffusion.tiling import blend_window, tile_starts, tiled
-from sample import file_seed, make_net_fn, super_resolve
-from tests.conftest import linear_alpha_bar, randomise_zero_init, tiny_unet
+from datasets.condition import upsample
+from datasets.normalize import clip_for, denormalize, normalize, section_stats
+from sample import file_seed, make_net_fn, mean_and_std, super_resolve, with_sampling
+from tests.conftest import linear_alpha_bar, oracle_for, randomise_zero_init, tiny_unet
 from utils.config import load_config
 
 CPU = torch.device("cpu")
@@ -39,7 +41,7 @@ def net_fn(unet_fn):
 
 @pytest.fixture(scope="module")
 def data_cfg():
-    return load_config(None, []).data
+    return load_config(None, [])
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +54,12 @@ def sections(n, h=16, w=16, seed=0):
     return [(rng.standard_normal((h, w)).cumsum(0) / np.sqrt(h)).astype(np.float32) for _ in range(n)]
 
 
-def predict(net_fn, data_cfg, gammas, lrs, names, seed=0, batch=1, tile=0, overlap=0, eta=1.0):
-    return super_resolve(net_fn, lrs, names, data_cfg, gammas, eta=eta, clip_x0=0.0, base_seed=seed,
-                         device=CPU, batch=batch, tile=tile, overlap=overlap)
+def predict(net_fn, cfg, gammas, lrs, names, seed=0, batch=1, tile=0, overlap=0, eta=1.0, k=1):
+    """Return super_resolve's samples of each section: (2h, 2w) for k = 1, else (k, 2h, 2w)."""
+    run = with_sampling(cfg, eta=eta, clip_x0=0.0, seed=seed, batch_size=batch, tile_size=tile, tile_overlap=overlap,
+                        num_samples=k)
+    out = super_resolve(net_fn, lrs, names, run, gammas, CPU)
+    return [o[0] for o in out] if k == 1 else out
 
 
 def test_a_section_alone_equals_the_same_section_in_a_batch(net_fn, data_cfg, gammas):
@@ -229,3 +234,69 @@ def test_super_resolve_mixes_tiled_and_whole_sections_in_input_order(net_fn, dat
     np.testing.assert_allclose(alone[0], out[1], rtol=0, atol=1e-5)
     small_alone = predict(net_fn, data_cfg, gammas, [lrs[2]], ["r"], batch=2, tile=32, overlap=8)
     np.testing.assert_allclose(small_alone[0], out[2], rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- K samples per section
+
+def test_k_samples_start_with_the_single_sample_and_differ_from_each_other(net_fn, data_cfg, gammas):
+    lrs = sections(2)
+    single = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], batch=4)
+    many = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], batch=4, k=3)
+    for one, k_samples in zip(single, many):
+        assert k_samples.shape == (3, 32, 32)
+        np.testing.assert_allclose(k_samples[0], one, rtol=0, atol=1e-5)  # sample 0 is the K = 1 sample
+        assert np.abs(k_samples[1] - k_samples[0]).max() > 1e-3 and np.abs(k_samples[2] - k_samples[1]).max() > 1e-3
+    alone = predict(net_fn, data_cfg, gammas, [lrs[1]], ["b"], batch=1, k=3)[0]
+    np.testing.assert_allclose(alone, many[1], rtol=0, atol=1e-5)  # not changed by batching
+
+
+def test_k_samples_respect_the_images_per_call(data_cfg, gammas, net_fn):
+    calls = []
+
+    def spy(x_t, cond, s):
+        calls.append(x_t.shape[0])
+        return net_fn(x_t, cond, s)
+
+    predict(spy, data_cfg, gammas, sections(3), ["a", "b", "c"], batch=2, k=4)
+    assert max(calls) <= 2 and sum(calls) == 3 * 4 * 4  # sections x samples x steps
+    calls.clear()
+    predict(spy, data_cfg, gammas, sections(3), ["a", "b", "c"], batch=12, k=4)
+    assert calls == [12] * 4, "on a GPU all samples of all sections share one call per step"
+
+
+def test_mean_and_std_of_samples():
+    samples = np.stack([np.full((4, 4), v, dtype=np.float32) for v in (1.0, 2.0, 6.0)])
+    mean, std = mean_and_std(samples)
+    assert np.allclose(mean, 3.0) and np.allclose(std, np.std([1.0, 2.0, 6.0]))
+    assert mean_and_std(samples[:1])[1] is None
+
+
+# ---------------------------------------------------------------- targets and objectives
+
+def test_residual_target_with_an_oracle_gives_back_x0(data_cfg, gammas):
+    """Diffusing HR - cond: an oracle for the residual's noise must return the HR exactly (cond added back)."""
+    lr = sections(1)[0]
+    run = with_sampling(data_cfg, eta=0.0, num_samples=1, batch_size=1, tile_size=0)
+    run.diffusion.target = "residual"
+    clip = clip_for(run.data.normalization, run.data.zscore_clip)
+    stats = section_stats(lr, run.data.normalization)
+    cond = upsample(torch.from_numpy(normalize(lr, stats, clip))[None, None], "bicubic")
+    x0 = torch.from_numpy(sections(1, 32, 32, seed=5)[0])[None, None]
+    oracle = oracle_for(x0 - cond)
+    levels = sampling_gammas(linear_alpha_bar(), 10, "log")
+    ((out,),) = super_resolve(oracle, [lr], ["a"], run, levels, CPU)
+    np.testing.assert_allclose(out, denormalize(x0[0, 0].numpy(), stats), rtol=0, atol=1e-3 * stats[1])
+
+
+def test_regression_objective_is_one_pass(data_cfg, gammas):
+    run = with_sampling(data_cfg, num_samples=4, batch_size=8, tile_size=0)
+    run.model.objective = "regression"
+    calls = []
+
+    def regressor(x_t, cond, s):
+        calls.append(x_t.shape[0])
+        assert not x_t.any() and not s.any(), "a regression network gets no noisy image and no noise level"
+        return 2 * cond
+
+    (out,) = super_resolve(regressor, sections(1), ["a"], run, gammas, CPU)
+    assert calls == [1] and out.shape == (1, 32, 32), "one pass, one output whatever num_samples says"

@@ -12,16 +12,8 @@ import torch
 
 from diffusion.ddim import ddim_step, per_sample_noise, sample_ddim
 from diffusion.loss import add_noise, predict_x0
-from diffusion.schedule import (
-    LOG_SNR_LIMIT,
-    alpha_bar_at,
-    gamma_from_noise_input,
-    make_alpha_bar,
-    make_betas,
-    noise_input,
-    sampling_gammas,
-    sampling_times,
-)
+from diffusion.schedule import (LOG_SNR_LIMIT, alpha_bar_at, gamma_from_noise_input, make_alpha_bar, make_betas,
+                                noise_input, sampling_gammas, sampling_times)
 from tests.conftest import linear_alpha_bar, oracle_for
 
 T = 1000

@@ -13,7 +13,7 @@ import diffusion.tiling as tiling
 from datasets.synthetic import make_pair
 from diffusion.schedule import sampling_gammas
 from diffusion.tiling import tile_starts, tiled
-from sample import make_net_fn, super_resolve
+from sample import make_net_fn, super_resolve, with_sampling
 from tests.conftest import linear_alpha_bar, tiny_network
 from utils.config import load_config
 
@@ -37,8 +37,9 @@ def lr(cfg):
 
 def sample(net_fn, lr, cfg, tile, batch=2, base_seed=0, steps=4):
     gammas = sampling_gammas(linear_alpha_bar(), steps, "log")
-    (hr,) = super_resolve(net_fn, [lr], ["line"], cfg.data, gammas, eta=0.0, clip_x0=0.0, base_seed=base_seed,
-                          device=CPU, batch=batch, tile=tile, overlap=OVERLAP)
+    run = with_sampling(cfg, eta=0.0, clip_x0=0.0, seed=base_seed, batch_size=batch, tile_size=tile,
+                        tile_overlap=OVERLAP, num_samples=1)
+    ((hr,),) = super_resolve(net_fn, [lr], ["line"], run, gammas, CPU)
     return hr
 
 

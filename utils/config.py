@@ -45,6 +45,9 @@ class DataConfig:
     zscore_clip: float  # clip normalised values at this many LR standard deviations
     upsample_modes: list[str]  # condition interpolation; training draws among these, inference uses the first
     patch_size: int  # training patch side on the HR grid, in samples
+    field_fraction: float  # share of training patches cut from field sections (self-supervised, forward model)
+    field_holdout: list[str]  # field sections (file stems) never trained on; empty: the last one alphabetically
+    field_versions: int  # degraded versions of each training field section, drawn once (noise and band vary)
     augment: str  # none | flips (time and trace flips) | flips_rot90 (also quarter turns, which swap time and trace)
 
 
@@ -54,6 +57,17 @@ class DegradationConfig:
     colored_noise_std: list[float]  # [min, max] std of band-limited noise, fraction of LR signal std
     colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of Nyquist
     antialias: bool  # low-pass before x2 decimation
+    band_factor: list[float]  # [min, max] time band narrowed to this fraction of the section's own band (1: none)
+
+
+@dataclass
+class RoundTripConfig:
+    band_factor: float  # time band narrowed to this fraction of each section's own band (1: plain decimation)
+    noise_std: float  # white noise std, fraction of the decimated section's std
+    colored_noise_std: float  # band-limited noise std, fraction of the decimated section's std
+    colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of the LR Nyquist
+    antialias: bool  # low-pass before x2 decimation
+    seed: int  # noise seed; each section draws from (seed, its name)
 
 
 @dataclass
@@ -70,6 +84,18 @@ class SyntheticConfig:
     noise_std: list[float]  # [min, max] white noise std, fraction of LR signal std
     colored_noise_std: list[float]  # [min, max] band-limited noise std, fraction of LR signal std
     colored_band: list[float]  # [low, high] coloured-noise pass band, fraction of LR Nyquist
+    wavelets: list[str]  # wavelet families drawn per section, among SYNTHETIC_WAVELETS
+    phase_rotation: list[float]  # [min, max] constant phase rotation of HR and LR wavelets, degrees
+    amplitude_decay: list[float]  # [min, max] exponent q of a (t + T/4)^-q amplitude trend, HR and LR
+    lateral_amplitude: list[float]  # [min, max] std of the log of a smooth lateral gain, HR and LR
+    blocky_fraction: float  # probability that a section's layers come from a blocky impedance log
+    thin_bed_std: float  # std of the one-per-sample thin-bed reflection coefficients
+    coherent_noise_std: list[float]  # [min, max] LR dipping low-frequency trains, fraction of LR signal std
+    spike_rate: list[float]  # [min, max] fraction of LR samples replaced by spikes
+    dead_trace_rate: list[float]  # [min, max] fraction of LR traces zeroed or scaled down
+
+
+SYNTHETIC_WAVELETS = ("ricker", "ormsby", "butterworth")  # zero-phase | zero-phase | minimum phase
 
 
 @dataclass
@@ -80,6 +106,7 @@ class ModelConfig:
     num_res_blocks: int  # residual blocks per level
     dropout: float  # dropout inside residual blocks
     norm_groups: int  # GroupNorm groups (reduced to a divisor of each width)
+    objective: str  # diffusion: conditional diffusion model | regression: the same U-Net predicting HR in one pass
 
 
 @dataclass
@@ -89,7 +116,8 @@ class DiffusionConfig:
     beta_start: float  # beta_1 of the linear schedule
     beta_end: float  # beta_T of the linear schedule
     loss: str  # l1 | l2, norm of (predicted noise - true noise)
-    eps_skip: bool  # noise predictor carries x_t through a sqrt(1-gamma) skip (diffusion/noise_predictor.py)
+    eps_skip: bool  # noise predictor carries x_t through a sqrt(1-gamma) skip (models/noise_predictor.py)
+    target: str  # x0: diffuse the HR section | residual: diffuse HR minus the upsampled input
 
 
 @dataclass
@@ -110,11 +138,16 @@ class TrainConfig:
     val_images: int  # held-out images sampled at each validation
     val_steps: int  # DDIM steps used for validation samples
     resume: str  # auto: continue from run.dir/checkpoints/last.pt if present | never
+    init_from: str  # checkpoint whose weights start a new run (fine-tuning); empty: random initialisation
 
 
 @dataclass
 class SamplingConfig:
-    input: str  # test: held-out pairs from split.json | field: sections in data.field_dir
+    input: str  # test | val: held-out pairs | field: sections in data.field_dir | roundtrip: field sections degraded first
+    num_samples: int  # K samples per section; the written prediction is their mean, <name>_std.dat their std
+    save_samples: bool  # also write the K samples (<name>_sample<k>.dat)
+    guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
+    guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
     steps: int  # L, DDIM steps
     spacing: str  # log | linear | quadratic spacing of the L levels over 1..T
     eta: float  # 0: deterministic DDIM, 1: DDPM-like ancestral noise
@@ -125,14 +158,16 @@ class SamplingConfig:
     tile_size: int  # field tiles on the HR grid, in samples; 0 runs whole sections
     tile_overlap: int  # overlap between neighbouring tiles, in HR samples
     overwrite: bool  # re-make predictions that already exist
+    segy_output: str  # SEG-Y field inputs: both (<name>_pred.sgy and .dat) | segy | dat; other inputs give .dat
     grid_files: int  # files shown in the sample grid PNG
     checkpoint: str  # path of the checkpoint; empty means run.dir/checkpoints/last.pt
 
 
 @dataclass
 class EvalConfig:
+    input: str  # test: held-out pairs | roundtrip: field sections degraded and super-resolved by sample.py
     dt: float  # default time sample interval (s) of HR data, for spectra
-    field_dt: dict[str, float]  # per-field-file sample interval (s) of the input, by name
+    field_dt: dict[str, float]  # per-field-file sample interval (s) of the input, by file stem; a SEG-Y header's wins
     field_transpose: dict[str, bool]  # per-field-file: false for sections stored (samples, traces)
     max_freq: float  # upper frequency (Hz) of spectral plots
 
@@ -142,6 +177,7 @@ class Config:
     run: RunConfig
     data: DataConfig
     degradation: DegradationConfig
+    roundtrip: RoundTripConfig
     synthetic: SyntheticConfig
     model: ModelConfig
     diffusion: DiffusionConfig
@@ -317,6 +353,16 @@ def validate(cfg: Config) -> None:
     _choice("data.source", d.source, ("pairs", "degrade"))
     _choice("data.normalization", d.normalization, ("zscore", "minmax"))
     _choice("data.augment", d.augment, ("none", "flips", "flips_rot90"))
+    _check(0 <= d.field_fraction <= 1, "data.field_fraction", "in [0, 1]", d.field_fraction)
+    _check(d.field_versions > 0, "data.field_versions", "> 0", d.field_versions)
+    _check(len(deg.band_factor) == 2 and 0 < deg.band_factor[0] <= deg.band_factor[1] <= 1,
+           "degradation.band_factor", "[min, max] with 0 < min <= max <= 1", deg.band_factor)
+    rt = cfg.roundtrip
+    _check(0 < rt.band_factor <= 1, "roundtrip.band_factor", "in (0, 1]", rt.band_factor)
+    _check(rt.noise_std >= 0, "roundtrip.noise_std", ">= 0", rt.noise_std)
+    _check(rt.colored_noise_std >= 0, "roundtrip.colored_noise_std", ">= 0", rt.colored_noise_std)
+    _check(len(rt.colored_band) == 2 and 0 <= rt.colored_band[0] < rt.colored_band[1] <= 1,
+           "roundtrip.colored_band", "[low, high] within [0, 1]", rt.colored_band)
     _check(d.zscore_clip > 0, "data.zscore_clip", "> 0", d.zscore_clip)
     _check(len(d.upsample_modes) > 0, "data.upsample_modes", "a non-empty list", d.upsample_modes)
     for mode in d.upsample_modes:
@@ -335,7 +381,12 @@ def validate(cfg: Config) -> None:
                       ("synthetic.n_reflectors", syn.n_reflectors),
                       ("synthetic.fold_amplitude", syn.fold_amplitude),
                       ("synthetic.n_faults", syn.n_faults),
-                      ("synthetic.fault_throw", syn.fault_throw)):
+                      ("synthetic.fault_throw", syn.fault_throw),
+                      ("synthetic.amplitude_decay", syn.amplitude_decay),
+                      ("synthetic.lateral_amplitude", syn.lateral_amplitude),
+                      ("synthetic.coherent_noise_std", syn.coherent_noise_std),
+                      ("synthetic.spike_rate", syn.spike_rate),
+                      ("synthetic.dead_trace_rate", syn.dead_trace_rate)):
         _check(len(pair) == 2 and 0 <= pair[0] <= pair[1], key, "[min, max] with 0 <= min <= max", pair)
     for key, band in (("degradation.colored_band", deg.colored_band),
                       ("synthetic.colored_band", syn.colored_band)):
@@ -345,6 +396,20 @@ def validate(cfg: Config) -> None:
     _check(syn.seed >= 0, "synthetic.seed", ">= 0", syn.seed)
     _check(syn.hr_peak_freq[0] > 0, "synthetic.hr_peak_freq", "positive frequencies", syn.hr_peak_freq)
     _check(syn.lr_freq_ratio[0] > 0, "synthetic.lr_freq_ratio", "positive ratios", syn.lr_freq_ratio)
+    _check(syn.lr_freq_ratio[1] <= 1, "synthetic.lr_freq_ratio", "at most 1 (LR band no wider than HR's)",
+           syn.lr_freq_ratio)
+    _check(syn.hr_peak_freq[1] <= 0.25 / syn.dt, "synthetic.hr_peak_freq",
+           f"at most half the HR Nyquist, 1 / (4 synthetic.dt) = {0.25 / syn.dt:g} Hz", syn.hr_peak_freq)
+    _check(len(syn.wavelets) > 0, "synthetic.wavelets", "a non-empty list", syn.wavelets)
+    for name in syn.wavelets:
+        _choice("synthetic.wavelets", name, SYNTHETIC_WAVELETS)
+    _check(len(syn.phase_rotation) == 2 and -180 <= syn.phase_rotation[0] <= syn.phase_rotation[1] <= 180,
+           "synthetic.phase_rotation", "[min, max] degrees with -180 <= min <= max <= 180", syn.phase_rotation)
+    _check(0 <= syn.blocky_fraction <= 1, "synthetic.blocky_fraction", "a probability in [0, 1]",
+           syn.blocky_fraction)
+    _check(syn.thin_bed_std >= 0, "synthetic.thin_bed_std", ">= 0", syn.thin_bed_std)
+    for key, pair in (("synthetic.spike_rate", syn.spike_rate), ("synthetic.dead_trace_rate", syn.dead_trace_rate)):
+        _check(pair[1] <= 1, key, "fractions in [0, 1]", pair)
     _check(m.dims in (2, 3), "model.dims", "2 or 3", m.dims)
     _check(m.base_channels > 0, "model.base_channels", "> 0", m.base_channels)
     _check(len(m.channel_mults) > 0 and min(m.channel_mults) > 0, "model.channel_mults",
@@ -357,6 +422,8 @@ def validate(cfg: Config) -> None:
     _check(0 < df.beta_start < df.beta_end < 1, "diffusion.beta_end",
            "above diffusion.beta_start, both in (0, 1)", df.beta_end)
     _choice("diffusion.loss", df.loss, ("l1", "l2"))
+    _choice("diffusion.target", df.target, ("x0", "residual"))
+    _choice("model.objective", m.objective, ("diffusion", "regression"))
     _check(t.batch_size > 0, "train.batch_size", "> 0", t.batch_size)
     _check(t.lr > 0, "train.lr", "> 0", t.lr)
     _check(t.warmup_steps >= 0, "train.warmup_steps", ">= 0", t.warmup_steps)
@@ -372,10 +439,15 @@ def validate(cfg: Config) -> None:
     _check(1 <= t.val_steps <= df.num_steps, "train.val_steps",
            f"in [1, diffusion.num_steps={df.num_steps}]", t.val_steps)
     _choice("train.resume", t.resume, ("auto", "never"))
-    _choice("sampling.input", s.input, ("test", "field"))
+    _choice("sampling.input", s.input, ("test", "val", "field", "roundtrip"))
+    _choice("eval.input", cfg.eval.input, ("test", "roundtrip"))
+    _check(s.num_samples > 0, "sampling.num_samples", "> 0", s.num_samples)
+    _check(0 <= s.guidance <= 1, "sampling.guidance", "in [0, 1]", s.guidance)
+    _check(0 < s.guidance_cutoff <= 1, "sampling.guidance_cutoff", "in (0, 1]", s.guidance_cutoff)
     _check(1 <= s.steps <= df.num_steps, "sampling.steps",
            f"in [1, diffusion.num_steps={df.num_steps}]", s.steps)
     _choice("sampling.spacing", s.spacing, ("log", "linear", "quadratic"))
+    _choice("sampling.segy_output", s.segy_output, ("both", "segy", "dat"))
     _check(0 <= s.eta <= 1, "sampling.eta", "in [0, 1]", s.eta)
     _check(s.clip_x0 >= 0, "sampling.clip_x0", ">= 0 (0 disables)", s.clip_x0)
     _check(s.batch_size > 0, "sampling.batch_size", "> 0", s.batch_size)

@@ -101,3 +101,60 @@ def format_table(result: dict, labels: dict[str, str] | None = None) -> str:
     for name, why in result["excluded"].items():
         lines.append(f"left out of the means: {name} ({why})")
     return "\n".join(lines)
+
+
+# ---- Calibration of the posterior standard deviation ---------------------------------------------
+
+Z_LEVELS = (1.0, 2.0, 3.0)  # coverage of mean +- z std is reported at these z
+NOMINAL_LEVELS = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])  # reliability curve
+
+
+def gaussian_coverage(z: float) -> float:
+    """Return P(|N(0, 1)| <= z): 0.683 at z = 1, 0.954 at 2, 0.997 at 3."""
+    from math import erf, sqrt
+    return erf(z / sqrt(2))
+
+
+def gaussian_z(coverage: float) -> float:
+    """Return z with P(|N(0, 1)| <= z) = coverage (inverse of gaussian_coverage)."""
+    from scipy.special import erfinv
+    return float(np.sqrt(2) * erfinv(coverage))
+
+
+def standardised_errors(targets: list[np.ndarray], means: list[np.ndarray], stds: list[np.ndarray]) -> np.ndarray:
+    """Return |target - mean| / std of every pixel of every file, flattened (inf where std is 0 and the error is not)."""
+    out = []
+    for target, mean, std in zip(targets, means, stds):
+        error = np.abs(np.asarray(target, np.float64) - mean)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(np.where(std > 0, error / np.maximum(std, 1e-300), np.where(error > 0, np.inf, 0.0)).ravel())
+    return np.concatenate(out)
+
+
+def fit_std_scale(targets: list[np.ndarray], means: list[np.ndarray], stds: list[np.ndarray]) -> float:
+    """Return the scalar s that makes mean +- s z std cover half the pixels at z = 0.674 (median matching).
+
+    Fit it on the validation split, never on the test split.
+    """
+    return float(np.median(standardised_errors(targets, means, stds)) / gaussian_z(0.5))
+
+
+def calibration(targets: list[np.ndarray], means: list[np.ndarray], stds: list[np.ndarray],
+                scale: float = 1.0) -> dict:
+    """Return how well mean +- z (scale std) covers the targets, pooled over all pixels of all files.
+
+    {"scale", "coverage": {z: observed fraction}, "nominal": {z: Gaussian fraction},
+     "reliability": {"nominal": [...], "observed": [...]}, "spearman_std_abs_error": rank
+     correlation of std with |error| (1 would rank every pixel's error by its std)}.
+    """
+    from scipy.stats import spearmanr
+    u = standardised_errors(targets, means, stds) / scale
+    std = np.concatenate([np.asarray(s, np.float64).ravel() for s in stds])
+    error = np.concatenate([np.abs(np.asarray(t, np.float64) - m).ravel() for t, m in zip(targets, means)])
+    step = max(1, len(std) // 1_000_000)  # rank correlation on at most a million pixels
+    return {"scale": scale,
+            "coverage": {f"{z:g}": float(np.mean(u <= z)) for z in Z_LEVELS},
+            "nominal": {f"{z:g}": gaussian_coverage(z) for z in Z_LEVELS},
+            "reliability": {"nominal": NOMINAL_LEVELS.tolist(),
+                            "observed": [float(np.mean(u <= gaussian_z(p))) for p in NOMINAL_LEVELS]},
+            "spearman_std_abs_error": float(spearmanr(std[::step], error[::step]).statistic)}

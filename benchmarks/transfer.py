@@ -1,0 +1,166 @@
+"""Does the model transfer? Real-section round trips under two degradation recipes, the own test split,
+and a second, independent synthetic generator, for one or more sampling settings of a trained run.
+
+    python -m benchmarks.transfer --config configs/quick.yaml [section.key=value ...]
+        [--settings K:G,...] [--n-test 16] [--gen2 data/gen2] [--n-gen2 16] [--base-data data/synthetic]
+        [--label NAME] [--out DIR]
+--settings lists sampling variants as K:G (num_samples K, guidance weight G), e.g. 1:0,4:0,4:0.5.
+Round trip A is roundtrip.* of the config; round trip B is another recipe (plain x2 decimation,
+no band narrowing, 5 % white noise), so a model tuned to one recipe shows it. The second
+generator's pairs (benchmarks/second_generator.py) are written to --gen2 when it is empty.
+--base-data scores the test split of the project's default synthetic set too (the same stems
+split.json-style), so models trained on other generator settings compare on one test set.
+Every figure comes from utils.metrics.compare_to_targets. Writes OUT/transfer_<label>.json and
+prints a markdown table; sections the model was trained on are reported apart (never mixed in).
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks import second_generator
+from benchmarks.common import config_label, machine_info, markdown_table, output_dir, run_benchmark, write_json
+from datasets.dat_io import list_field_files, read_dat, read_field
+from datasets.heldout import load_heldout
+from datasets.pairs import list_stems, make_split
+from eval import consistency
+from sample import degrade_for_roundtrip, load_model, make_predictor, mean_and_std, with_sampling
+from utils.config import Config
+from utils.metrics import compare_to_targets
+from utils.runtime import pick_device, seed_everything
+
+RECIPE_B = {"band_factor": 1.0, "noise_std": 0.05, "colored_noise_std": 0.0}  # plain decimation + white noise
+
+
+def add_flags(parser) -> None:
+    parser.add_argument("--settings", default="1:0", help="sampling variants K:G (num_samples:guidance), comma-separated")
+    parser.add_argument("--n-test", type=int, default=16, help="first N test stems of split.json")
+    parser.add_argument("--gen2", default="data/gen2", help="folder of second-generator pairs (written if empty)")
+    parser.add_argument("--n-gen2", type=int, default=16, help="second-generator pairs scored")
+    parser.add_argument("--base-data", default="data/synthetic", help="default synthetic set (nx2/, sx/); '' skips")
+    parser.add_argument("--label", default="", help="names the output; default the --config stem")
+
+
+def bicubic_of(lr: np.ndarray) -> np.ndarray:
+    from datasets.condition import upsample
+    return upsample(lr, "bicubic").numpy()
+
+
+def score(names, targets, preds, lrs) -> dict:
+    """Return compare_to_targets of predictions and bicubic(lr) against targets."""
+    return compare_to_targets(names, targets, {"pred": preds, "bicubic": [bicubic_of(x) for x in lrs]})
+
+
+def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
+    """Return per-group metrics and consistency of the round trip of every field section under a recipe."""
+    names, originals, lrs, preds, groups, consistent = [], [], [], [], [], {}
+    for path in list_field_files(cfg.data.field_dir):
+        section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
+        lr, done = degrade_for_roundtrip(section, path.stem, recipe)
+        (samples,) = predict([lr], [path.stem], sources=[str(path)])
+        pred = mean_and_std(samples)[0]
+        names.append(path.stem)
+        originals.append(section[:done["reference_shape"][0], :done["reference_shape"][1]])
+        lrs.append(lr)
+        preds.append(pred)
+        groups.append("trained_on" if path.stem in trained_on else "held_out")
+        consistent[path.stem] = consistency(pred, lr, done)
+    result = {"consistency": consistent}
+    for group in ("held_out", "trained_on"):
+        idx = [i for i, g in enumerate(groups) if g == group]
+        if idx:
+            result[group] = score([names[i] for i in idx], [originals[i] for i in idx], [preds[i] for i in idx],
+                                  [lrs[i] for i in idx])
+    return result
+
+
+def synthetic_gain(predict, names, lrs, hrs) -> dict:
+    """Return compare_to_targets of the predictions of LR/HR pairs against bicubic."""
+    preds = [mean_and_std(s)[0] for s in predict(lrs, names)]
+    return score(names, hrs, preds, lrs)
+
+
+def second_generator_pairs(folder: Path, n: int, shape) -> tuple[list[str], list, list]:
+    """Return (stems, LR, HR) of the first n pairs of the second generator, writing them first if absent."""
+    if not (folder / "sx").is_dir() or not list_stems(folder / "sx", "HR"):
+        second_generator.write_pairs(folder, n, seed=7, hr_size=shape[0])
+    stems = list_stems(folder / "sx", "HR")[:n]
+    lr_shape = [shape[0] // 2, shape[1] // 2]
+    return (stems, [read_dat(folder / "nx2" / f"{s}.dat", lr_shape) for s in stems],
+            [read_dat(folder / "sx" / f"{s}.dat", shape) for s in stems])
+
+
+def base_test_pairs(cfg: Config, folder: Path, n: int) -> tuple[list[str], list, list] | None:
+    """Return (stems, LR, HR) of the first n test pairs of the default synthetic set, split as train.py splits it."""
+    if not (folder / "sx").is_dir():
+        return None
+    stems = make_split(list_stems(folder / "sx", "HR"), cfg.data.split, cfg.data.split_seed)["test"][:n]
+    return (stems, [read_dat(folder / "nx2" / f"{s}.dat", cfg.data.lr_shape) for s in stems],
+            [read_dat(folder / "sx" / f"{s}.dat", cfg.data.hr_shape) for s in stems])
+
+
+def row_cells(name: str, result: dict) -> list[str]:
+    """Return table cells 'pred / bicubic' of PSNR, SSIM, LSD: of one file's metrics, or the means of a set."""
+    value = lambda system, metric: result[system][metric]["mean"] if isinstance(result[system][metric], dict) \
+        else result[system][metric]  # noqa: E731
+    return [name] + [f"{value('pred', m):{f}} / {value('bicubic', m):{f}}" for m, f in
+                     (("psnr", ".2f"), ("ssim", ".3f"), ("lsd", ".2f"))]
+
+
+def main(cfg: Config, bench_args) -> None:
+    device = pick_device(cfg.run.device)
+    seed_everything(cfg.sampling.seed)
+    model = load_model(cfg, device)
+    cfg = model.cfg
+    held = load_heldout(cfg, "test", bench_args.n_test)
+    gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, cfg.data.hr_shape)
+    base = base_test_pairs(cfg, Path(bench_args.base_data), bench_args.n_test) if bench_args.base_data else None
+    recipe_b = dataclasses.replace(cfg.roundtrip, **RECIPE_B)
+    out = output_dir(cfg, bench_args)
+    label = bench_args.label or config_label(bench_args)
+    payload = {"machine": machine_info(device), "checkpoint_step": model.step, "run_dir": cfg.run.dir,
+               "trained_on_field": model.field_sections, "roundtrip_a": vars(cfg.roundtrip),
+               "roundtrip_b": vars(recipe_b), "runs": []}
+    runs, table = payload["runs"], []
+    for setting in bench_args.settings.split(","):
+        k, guidance = setting.split(":")
+        run_cfg = with_sampling(cfg, num_samples=int(k), guidance=float(guidance))
+        predict = make_predictor(run_cfg, model.net, device)
+        start = time.perf_counter()
+        with torch.no_grad():
+            entry = {"num_samples": int(k), "guidance": float(guidance),
+                     "roundtrip_a": roundtrip(run_cfg, predict, cfg.roundtrip, model.field_sections),
+                     "roundtrip_b": roundtrip(run_cfg, predict, recipe_b, model.field_sections),
+                     "own_test": synthetic_gain(predict, held.stems, held.lr, held.hr),
+                     "second_generator": synthetic_gain(predict, *gen2)}
+        if base is not None:
+            with torch.no_grad():
+                entry["base_test"] = synthetic_gain(predict, *base)
+        entry["retention"] = entry["second_generator"]["gain_db"] / entry["own_test"]["gain_db"]
+        entry["seconds"] = time.perf_counter() - start
+        runs.append(entry)
+        setting_label = f"K={k}, guidance {guidance}"
+        for recipe in ("roundtrip_a", "roundtrip_b"):
+            for group in ("held_out", "trained_on"):
+                if group in entry[recipe]:
+                    for name, files in entry[recipe][group]["files"].items():
+                        table.append([setting_label, f"round trip {recipe[-1].upper()}, {group.replace('_', ' ')}",
+                                      *row_cells(name, files)])
+        table.append([setting_label, "own test", *row_cells(f"{len(held.stems)} pairs", entry["own_test"])])
+        if base is not None:
+            table.append([setting_label, "default synthetic test", *row_cells(f"{len(base[0])} pairs", entry["base_test"])])
+        table.append([setting_label, "2nd generator", *row_cells(f"{len(gen2[0])} pairs, retention {entry['retention']:.0%}",
+                                                          entry["second_generator"])])
+        write_json(out / f"transfer_{label}.json", payload)  # after every setting: a long run keeps what it did
+        print(f"{setting_label}: {entry['seconds']:.0f} s", flush=True)
+    print(markdown_table(["setting", "data", "section", "PSNR pred / bicubic", "SSIM", "LSD (dB)"], table))
+    print(f"wrote {out / f'transfer_{label}.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_benchmark(main, None, __doc__.splitlines()[0], add_flags))

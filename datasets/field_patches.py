@@ -1,0 +1,93 @@
+"""Self-supervised training pairs from the user's own field sections, and the mix with synthetic pairs.
+
+A field section has no HR. Treated as the HR of a pair, its LR is made by the forward model
+(datasets/degrade.py with degradation.*): time band narrowed, x2 decimated, noise added. The
+model then learns to undo F one octave above the data, on the assumption that the geology
+looks alike one octave finer. Each training section is degraded `data.field_versions` times
+once (different band factors and noise), normalised with the statistics of each LR as a
+whole, and patches are cut from those versions at random. Arrays are (time, trace).
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import torch
+
+from datasets.degrade import degrade
+from datasets.pairs import PatchSampler, augment_patch, normalise_pairs
+from utils.errors import DataError
+
+
+def held_out_field_stems(stems: list[str], holdout: list[str]) -> list[str]:
+    """Return the field stems kept out of training: data.field_holdout, or the last stem by name."""
+    return [s for s in stems if s in holdout] if holdout else sorted(stems)[-1:]
+
+
+class FieldPatchSampler:
+    """Draws training patches (x0, cond) from degraded versions of field sections held in memory."""
+
+    def __init__(self, sections: list[np.ndarray], names: list[str], data_cfg, degradation_cfg, seed: int):
+        self.cfg = data_cfg
+        self.rng = np.random.default_rng(seed)
+        self.versions = []  # (cond by upsample mode, x0), each (H, W) normalised
+        for section, name in zip(sections, names):
+            hr = section[:section.shape[0] // 2 * 2, :section.shape[1] // 2 * 2]
+            if min(hr.shape) < data_cfg.patch_size:
+                raise DataError(f"{name}: section {hr.shape} (time, trace) is smaller than data.patch_size "
+                                f"{data_cfg.patch_size}; lower data.patch_size or leave the section out")
+            draws = np.random.default_rng([seed, zlib.crc32(name.encode())])
+            for _ in range(data_cfg.field_versions):
+                lr = degrade(hr, draws, degradation_cfg)
+                pairs = normalise_pairs(lr[None], hr[None], data_cfg, names=[name])
+                self.versions.append(({m: c[0] for m, c in pairs.cond.items()}, pairs.x0[0]))
+
+    def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (x0, cond), each (batch, 1, P, P) float32, P = data.patch_size."""
+        p = self.cfg.patch_size
+        x0s, conds = [], []
+        for _ in range(batch):
+            conds_by_mode, x0 = self.versions[int(self.rng.integers(len(self.versions)))]
+            cond = conds_by_mode[self.cfg.upsample_modes[int(self.rng.integers(len(self.cfg.upsample_modes)))]]
+            top, left = self.rng.integers(x0.shape[0] - p + 1), self.rng.integers(x0.shape[1] - p + 1)
+            both = np.stack([cond[top:top + p, left:left + p], x0[top:top + p, left:left + p]])
+            if self.cfg.augment != "none":
+                flips = self.rng.integers(2, size=2)
+                turns = int(self.rng.integers(4)) if self.cfg.augment == "flips_rot90" else 0
+                both = augment_patch(both, bool(flips[0]), bool(flips[1]), turns)
+            conds.append(both[0])
+            x0s.append(both[1])
+        as_tensor = lambda arrays: torch.from_numpy(np.ascontiguousarray(np.stack(arrays)))[:, None]  # noqa: E731
+        return as_tensor(x0s), as_tensor(conds)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    def reseed(self, seed: list[int]) -> None:
+        self.rng = np.random.default_rng(seed)
+
+
+class MixedSampler:
+    """Draws round(batch x fraction) patches from field sections and the rest from synthetic pairs."""
+
+    def __init__(self, synthetic: PatchSampler, field: FieldPatchSampler, fraction: float):
+        self.synthetic, self.field, self.fraction = synthetic, field, fraction
+
+    def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        n_field = int(round(batch * self.fraction))
+        parts = [sampler.draw(n) for sampler, n in ((self.synthetic, batch - n_field), (self.field, n_field)) if n > 0]
+        return torch.cat([x0 for x0, _ in parts]), torch.cat([cond for _, cond in parts])
+
+    def state_dict(self) -> dict:
+        return {"synthetic": self.synthetic.state_dict(), "field": self.field.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.synthetic.load_state_dict(state["synthetic"])
+        self.field.load_state_dict(state["field"])
+
+    def reseed(self, seed: list[int]) -> None:
+        self.synthetic.reseed(seed + [0])
+        self.field.reseed(seed + [1])

@@ -1,0 +1,85 @@
+"""Posterior mean and std maps: K samples written by sample.py, scored and calibrated by eval.py."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import eval as eval_script
+import sample
+import train
+from utils.metrics import calibration, fit_std_scale
+
+
+def gaussian_case(true_std: float, claimed_std: float, seed: int = 0):
+    """Targets drawn around a zero mean with true_std, and std maps that claim claimed_std (varying per pixel)."""
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform(0.5, 2.0, (3, 48, 40))
+    targets = [true_std * s * rng.standard_normal(s.shape) for s in spread]
+    return targets, [np.zeros_like(t) for t in targets], [claimed_std * s for s in spread]
+
+
+def test_a_calibrated_std_covers_like_a_gaussian():
+    result = calibration(*gaussian_case(1.0, 1.0))
+    for z, nominal in result["nominal"].items():
+        assert abs(result["coverage"][z] - nominal) < 0.02
+    assert np.allclose(result["reliability"]["observed"], result["reliability"]["nominal"], atol=0.02)
+    assert result["spearman_std_abs_error"] > 0.2, "where the std is larger, so is the error"
+
+
+def test_an_overconfident_std_is_caught_and_one_scale_fixes_it():
+    targets, means, stds = gaussian_case(2.0, 1.0)
+    raw = calibration(targets, means, stds)
+    assert raw["coverage"]["1"] < 0.45, "errors twice the claimed std"
+    val = gaussian_case(2.0, 1.0, seed=1)
+    scale = fit_std_scale(*val)  # fitted on other data, as on the validation split
+    assert 1.8 < scale < 2.2
+    fixed = calibration(targets, means, stds, scale)
+    assert abs(fixed["coverage"]["1"] - 0.683) < 0.03 and abs(fixed["coverage"]["2"] - 0.954) < 0.02
+
+
+def test_sample_and_eval_write_mean_std_one_sample_and_calibration(tiny_cfg):
+    train.main(tiny_cfg)
+    tiny_cfg.sampling.num_samples = 3
+    sample.main(tiny_cfg)
+    run = Path(tiny_cfg.run.dir)
+    stems = json.loads((run / "split.json").read_text())["test"]
+    for stem in stems:
+        for kind in ("pred", "std", "sample0"):
+            assert (run / "samples" / f"{stem}_{kind}.dat").stat().st_size == 64 * 64 * 4, kind
+        assert not (run / "samples" / f"{stem}_sample1.dat").exists(), "all K only with save_samples"
+    eval_script.main(tiny_cfg)
+    scores = json.loads((run / "eval" / "metrics.json").read_text())
+    assert {"pred", "sample", "bicubic"} <= set(scores)
+    assert "raw" in scores["calibration"] and "recalibrated" not in scores["calibration"]
+    assert "sampling.input=val" in scores["calibration"]["note"]
+    tiny_cfg.sampling.input = "val"
+    sample.main(tiny_cfg)
+    eval_script.main(tiny_cfg)
+    scores = json.loads((run / "eval" / "metrics.json").read_text())
+    assert scores["calibration"]["recalibrated"]["fitted_on"].startswith("validation split")
+    assert (run / "eval" / "reliability.png").exists()
+
+
+def test_single_sample_runs_write_no_std(tiny_cfg):
+    train.main(tiny_cfg)
+    sample.main(tiny_cfg)
+    eval_script.main(tiny_cfg)
+    scores = json.loads((Path(tiny_cfg.run.dir) / "eval" / "metrics.json").read_text())
+    assert "calibration" not in scores and "sample" not in scores
+    assert not list((Path(tiny_cfg.run.dir) / "samples").glob("*_std.dat"))
+
+
+@pytest.mark.parametrize("k", [2])
+def test_sample_zero_of_k_is_the_single_sample_run(tiny_cfg, tmp_path, k):
+    train.main(tiny_cfg)
+    sample.main(tiny_cfg)
+    run = Path(tiny_cfg.run.dir)
+    single = {p.name: p.read_bytes() for p in (run / "samples").glob("*_pred.dat")}
+    tiny_cfg.sampling.num_samples, tiny_cfg.sampling.overwrite = k, True
+    sample.main(tiny_cfg)
+    for name, data in single.items():
+        sample0 = np.frombuffer((run / "samples" / name.replace("_pred", "_sample0")).read_bytes(), np.float32)
+        np.testing.assert_allclose(sample0, np.frombuffer(data, np.float32), atol=1e-5)

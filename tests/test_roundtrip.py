@@ -1,0 +1,140 @@
+"""Real-section round trip: the forward model, data-consistency guidance, sample.py/eval.py round trip,
+and self-supervised training on field sections with one held out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import eval as eval_script
+import sample
+import train
+from datasets.dat_io import write_dat
+from datasets.degrade import apply_deterministic_part, band_edge, forward_model, lowpass_time
+from datasets.field_patches import held_out_field_stems
+from diffusion.guidance import consistency_guidance, gaussian_lowpass, observed
+from tests.conftest import bicubic
+from utils.checkpoint import load_checkpoint
+from utils.errors import DataError
+
+
+def layered_section(n_time: int = 64, n_trace: int = 48, seed: int = 0) -> np.ndarray:
+    """Return a (time, trace) section of gently dipping band-limited reflectors."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_time)[:, None] + 0.1 * np.arange(n_trace)[None, :]
+    out = sum(rng.uniform(0.5, 1) * np.cos(2 * np.pi * f * t + rng.uniform(0, 6)) for f in rng.uniform(0.02, 0.3, 8))
+    return out.astype(np.float32)
+
+
+# ---------------------------------------------------------------- forward model
+
+def test_band_narrowing_moves_the_band_edge_by_the_factor():
+    section = np.random.default_rng(0).standard_normal((256, 32))  # a flat spectrum up to Nyquist
+    edge = band_edge(section)
+    narrowed = lowpass_time(section, 0.6 * edge)
+    assert band_edge(narrowed) < 0.66 * edge
+    assert band_edge(narrowed) > 0.45 * edge, "the band below the cut is kept"
+
+
+def test_forward_model_is_decimation_plus_the_recorded_noise():
+    section = layered_section()
+    done = forward_model(section, np.random.default_rng(0), 0.6, 0.1, 0.05, [0.05, 0.4], True)
+    assert done.lr.shape == (32, 24) and done.lr.dtype == np.float32
+    clean = apply_deterministic_part(section, done.time_cutoff, True)
+    np.testing.assert_allclose(clean, done.clean_lr, atol=1e-9)
+    noise = done.lr - clean
+    assert abs(np.sqrt(np.mean(noise ** 2)) - done.noise_rms) < 1e-5
+    assert 0.08 < done.noise_rms / clean.std() < 0.14, "white 0.1 and coloured 0.05 of the decimated std"
+    plain = forward_model(section, np.random.default_rng(0), 1.0, 0.0, 0.0, [0.05, 0.4], True)
+    assert plain.time_cutoff == 1.0 and plain.noise_rms == 0.0
+
+
+# ---------------------------------------------------------------- guidance
+
+def test_guidance_pulls_the_low_band_of_x0_towards_the_input():
+    g = torch.Generator().manual_seed(0)
+    truth = gaussian_lowpass(torch.randn((1, 1, 64, 48), generator=g), 0.3)
+    up = lambda x: torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)  # noqa: E731
+    cond = observed(truth, up)
+    wrong = truth + 0.5 * gaussian_lowpass(torch.randn((1, 1, 64, 48), generator=g), 0.1)  # wrong low band
+    fix = consistency_guidance(cond, 1.0, 0.25, up)
+    low_error = lambda x: gaussian_lowpass(x - truth, 0.1).pow(2).mean().sqrt().item()  # noqa: E731
+    assert low_error(fix(wrong, 0.5)) < 0.3 * low_error(wrong)
+    assert torch.equal(consistency_guidance(cond, 0.0, 0.25, up)(wrong, 0.5), wrong), "weight 0 changes nothing"
+
+
+# ---------------------------------------------------------------- round trip through sample.py and eval.py
+
+@pytest.fixture
+def field_dir(tmp_path) -> Path:
+    folder = tmp_path / "field"
+    for i, name in enumerate(["alpha", "beta", "gamma"]):
+        write_dat(folder / f"{name}_{48 - 2 * i}x{64 + i}.dat", layered_section(64 + i, 48 - 2 * i, seed=i))
+    return folder
+
+
+def test_roundtrip_scores_every_section_against_its_original(tiny_cfg, field_dir):
+    train.main(tiny_cfg)
+    tiny_cfg.data.field_dir = str(field_dir)
+    tiny_cfg.sampling.input, tiny_cfg.eval.input = "roundtrip", "roundtrip"
+    tiny_cfg.sampling.num_samples = 2
+    sample.main(tiny_cfg)
+    folder = Path(tiny_cfg.run.dir) / "roundtrip"
+    record = json.loads((folder / "degradation.json").read_text())
+    assert record["sections"]["gamma_44x66"]["reference_shape"] == [66, 44]  # (time, trace), already even
+    assert record["sections"]["beta_46x65"]["reference_shape"] == [64, 46], "odd sizes are cropped to even"
+    assert (folder / "beta_46x65_std.dat").stat().st_size == 64 * 46 * 4
+    eval_script.main(tiny_cfg)
+    scores = json.loads((folder / "metrics.json").read_text())
+    assert sorted(scores["held_out"]["files"]) == ["alpha_48x64", "beta_46x65", "gamma_44x66"]
+    assert "trained_on" not in scores, "this model was trained on no field section"
+    assert (folder / "roundtrip.png").exists()
+    rows, _ = eval_script.roundtrip_rows(tiny_cfg)
+    for row in rows:  # the original explains its own degraded input exactly up to the noise
+        section = record["sections"][row["name"]]
+        assert abs(eval_script.consistency(row["original"], row["lr"], section) - 1.0) < 1e-3
+        np.testing.assert_allclose(row["bicubic"], bicubic(row["lr"]))
+
+
+# ---------------------------------------------------------------- training on field sections
+
+def test_the_last_field_section_is_held_out_unless_chosen():
+    assert held_out_field_stems(["b", "a", "c"], []) == ["c"]
+    assert held_out_field_stems(["b", "a", "c"], ["a"]) == ["a"]
+
+
+def test_field_training_never_sees_the_held_out_section(tiny_cfg, field_dir):
+    tiny_cfg.data.field_dir = str(field_dir)
+    tiny_cfg.data.field_fraction, tiny_cfg.data.field_versions = 0.5, 2
+    train.main(tiny_cfg)
+    saved = load_checkpoint(Path(tiny_cfg.run.dir) / "checkpoints" / "last.pt")
+    assert saved["field_sections"] == ["alpha_48x64", "beta_46x65"]
+    tiny_cfg.sampling.input, tiny_cfg.eval.input = "roundtrip", "roundtrip"
+    sample.main(tiny_cfg)
+    eval_script.main(tiny_cfg)
+    scores = json.loads((Path(tiny_cfg.run.dir) / "roundtrip" / "metrics.json").read_text())
+    assert sorted(scores["trained_on"]["files"]) == ["alpha_48x64", "beta_46x65"]
+    assert sorted(scores["held_out"]["files"]) == ["gamma_44x66"], "reported apart from the trained-on ones"
+
+
+def test_field_training_without_a_section_left_to_train_on_is_refused(tiny_cfg, tmp_path):
+    folder = tmp_path / "one"
+    write_dat(folder / "solo_40x64.dat", layered_section(64, 40))
+    tiny_cfg.data.field_dir, tiny_cfg.data.field_fraction = str(folder), 0.5
+    with pytest.raises(DataError, match="data.field_holdout"):
+        train.main(tiny_cfg)
+
+
+def test_init_from_starts_with_the_trained_weights(tiny_cfg, tmp_path):
+    train.main(tiny_cfg)
+    source = Path(tiny_cfg.run.dir) / "checkpoints" / "last.pt"
+    tiny_cfg.train.init_from, tiny_cfg.run.dir = str(source), str(tmp_path / "finetune")
+    state = train.new_training_state(tiny_cfg, torch.device("cpu"), None, 0)
+    for key, value in load_checkpoint(source)["ema"].items():
+        assert torch.equal(state.net.state_dict()[key], value), key
+    tiny_cfg.model.base_channels = 16
+    with pytest.raises(DataError, match="model.base_channels"):
+        train.new_training_state(tiny_cfg, torch.device("cpu"), None, 0)
