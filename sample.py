@@ -444,6 +444,19 @@ def field_rows(cfg: Config) -> tuple[list[dict], bool]:
     return rows, synthetic
 
 
+def ensure_roundtrip(cfg: Config) -> bool:
+    """Make the round-trip predictions of data.field_dir unless run.dir/roundtrip holds them; return
+    False when there is no field section to round-trip."""
+    if not list_field_files(cfg.data.field_dir):
+        return False
+    if not (Path(cfg.run.dir) / OUTPUT_FOLDERS["roundtrip"] / "degradation.json").exists():
+        print(f"no round trip in {cfg.run.dir}: running sample.py with sampling.input=roundtrip")
+        cfg = copy.deepcopy(cfg)
+        cfg.sampling.input = "roundtrip"
+        main(cfg)
+    return True
+
+
 # ---- Command line ------------------------------------------------------------------------------
 
 OUTPUT_FOLDERS = {"test": "samples", "val": "samples_val", "field": "field", "roundtrip": "roundtrip"}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -253,10 +254,28 @@ def validate(cfg: Config, ema_net: torch.nn.Module, val_set: HeldOut, device: to
             "bicubic_psnr": scores["bicubic"]["psnr"]["mean"], "bicubic_ssim": scores["bicubic"]["ssim"]["mean"]}
 
 
+def out_of_time(start: float, minutes: float, step: int, dist_info: DistInfo, every: int) -> bool:
+    """Return whether train.max_minutes have passed since start (0: never); all processes agree.
+
+    Under torchrun the processes compare clocks every `every` steps (one all-reduce), so they
+    all stop after the same step.
+    """
+    if minutes <= 0:
+        return False
+    late = time.perf_counter() - start > 60 * minutes
+    if dist_info.world_size == 1:
+        return late
+    if step % every:
+        return False
+    flag = torch.tensor([float(late)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def after_step(cfg: Config, state: TrainingState, val_set: HeldOut | None, device: torch.device,
-               bar: tqdm, clock: dict) -> None:
-    """Rank 0's work on schedule after a step: a log line, a validation, a checkpoint."""
-    step, last = state.step, state.step == cfg.train.max_steps
+               bar: tqdm, clock: dict, last: bool) -> None:
+    """Rank 0's work on schedule after a step: a log line, a validation, a checkpoint (all three after the last)."""
+    step = state.step
     log_path = Path(cfg.run.dir) / "log.jsonl"
     if step % cfg.train.log_every == 0 or last:
         elapsed = time.perf_counter() - clock["start"]
@@ -306,8 +325,9 @@ def main(cfg: Config) -> torch.nn.Module:
     bar = tqdm(total=cfg.train.max_steps, initial=state.step, desc="train", disable=not dist_info.is_main,
                dynamic_ncols=True, file=sys.stdout)
     clock = {"start": time.perf_counter(), "data": 0.0}
+    started, last_step = time.perf_counter(), state.step >= cfg.train.max_steps
     state.net.train()
-    while state.step < cfg.train.max_steps:
+    while not last_step:
         for group in state.optimizer.param_groups:
             group["lr"] = learning_rate(state.step, cfg.train.lr, cfg.train.warmup_steps)
         # Draw a batch of patches.
@@ -330,14 +350,17 @@ def main(cfg: Config) -> torch.nn.Module:
         update_ema(state.ema_net, state.net, state.step, cfg.train.ema_decay)
         state.loss_window.append(loss_value)
         bar.update(1)
-        # Log, validate, checkpoint (rank 0).
+        # Log, validate, checkpoint (rank 0); stop after max_steps or max_minutes.
+        last_step = state.step >= cfg.train.max_steps or \
+            out_of_time(started, cfg.train.max_minutes, state.step, dist_info, cfg.train.log_every)
         if dist_info.is_main:
-            after_step(cfg, state, val_set, device, bar, clock)
+            after_step(cfg, state, val_set, device, bar, clock, last_step)
     bar.close()
     if dist_info.is_main:
         if not last.exists():  # resumed at or past max_steps: nothing trained, keep what is there
             write_checkpoint(cfg, state)
-        print(f"done: {state.step} steps; checkpoint {last}, loss curve {Path(cfg.run.dir) / 'loss.png'}")
+        print(f"done: {state.step} steps in {(time.perf_counter() - started) / 60:.1f} min; checkpoint {last}, "
+              f"loss curve {Path(cfg.run.dir) / 'loss.png'}")
     barrier(dist_info)
     return state.net
 

@@ -119,7 +119,10 @@ def main(cfg: Config, bench_args) -> None:
     cfg = model.cfg
     held = load_heldout(cfg, "test", bench_args.n_test)
     gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, cfg.data.hr_shape)
-    base = base_test_pairs(cfg, Path(bench_args.base_data), bench_args.n_test) if bench_args.base_data else None
+    same_data = bench_args.base_data and cfg.data.source == "pairs" and \
+        Path(bench_args.base_data).resolve() == Path(cfg.data.hr_dir).resolve().parent
+    base = base_test_pairs(cfg, Path(bench_args.base_data), bench_args.n_test) \
+        if bench_args.base_data and not same_data else None  # the own test split already is the default set
     recipe_b = dataclasses.replace(cfg.roundtrip, **RECIPE_B)
     out = output_dir(cfg, bench_args)
     label = bench_args.label or config_label(bench_args)

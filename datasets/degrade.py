@@ -9,10 +9,10 @@ The noise functions are shared with datasets/synthetic.py.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.fft
-
-from dataclasses import dataclass
 
 from utils.config import DegradationConfig
 from utils.errors import DataError

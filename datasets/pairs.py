@@ -14,6 +14,7 @@ import torch
 
 from datasets.condition import upsample
 from datasets.dat_io import read_dat
+from datasets.degrade import degrade
 from datasets.normalize import clip_for, normalize, section_stats
 from utils.atomic import atomic_write_bytes
 from utils.errors import DataError
@@ -154,9 +155,14 @@ class PatchSampler:
         self.pairs = normalise_pairs(lr, hr, data_cfg, names=self.names) if data_cfg.source == "pairs" else None
 
     def _one_section(self, index: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        if self.pairs is not None:
+        """Return (cond, x0) of one whole section: the stored pair, or an LR made anew by the forward model.
+
+        With data.source = pairs, data.degrade_fraction of the draws still remake the LR from the
+        HR (the generator's own LR recipe and the forward model's, side by side).
+        """
+        remake = self.pairs is None or (self.cfg.degrade_fraction > 0 and self.rng.random() < self.cfg.degrade_fraction)
+        if not remake:
             return self.pairs.cond[mode][index], self.pairs.x0[index]
-        from datasets.degrade import degrade
         lr = degrade(self.hr[index], self.rng, self.degradation_cfg)
         fresh = normalise_pairs(lr[None], self.hr[index][None], self.cfg, [mode], [self.names[index]])
         return fresh.cond[mode][0], fresh.x0[0]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import train
-from benchmarks import macs, quality_vs_steps, sample_speed, train_speed
+from benchmarks import macs, objectives, quality_vs_steps, sample_speed, train_speed, transfer
 from benchmarks.common import run_benchmark
 from datasets.dat_io import write_dat
 from tests.conftest import TINY_MODEL
@@ -97,3 +97,39 @@ def test_mac_count_of_one_conv():
     x = torch.zeros(1, 1, 5, 7)
     # 4 out channels x 35 pixels x (2 / 2 groups) x 9 taps
     assert macs.count_macs(OneConv(), x, x, torch.zeros(1)) == {"conv": 4 * 35 * 9, "linear": 0}
+
+
+@pytest.fixture
+def trained_tiny(tiny_cfg, toy_data, tmp_path):
+    """A tiny model trained two steps on the toy pairs, and tiny field sections: the overrides that name them."""
+    train.main(tiny_cfg)
+    rng = np.random.default_rng(0)
+    for name, (traces, samples) in {"east": (40, 36), "west": (36, 40)}.items():
+        section = rng.standard_normal((samples, traces)).cumsum(0).astype(np.float32)
+        write_dat(tmp_path / "field" / f"{name}_{traces}x{samples}.dat", section)
+    return toy_data + TINY_MODEL + ["run.device=cpu", "sampling.steps=2", "sampling.batch_size=2",
+                                    f"data.field_dir={tmp_path / 'field'}"]
+
+
+def test_transfer(trained_tiny, tmp_path):
+    out = tmp_path / "bench"
+    argv = trained_tiny + ["--settings", "1:0,2:0.5", "--n-test", "2", "--gen2", str(tmp_path / "gen2"),
+                           "--n-gen2", "2", "--base-data", "", "--out", str(out), "--label", "tiny"]
+    assert run(transfer, argv) == 0
+    result = json.loads((out / "transfer_tiny.json").read_text())
+    assert [(r["num_samples"], r["guidance"]) for r in result["runs"]] == [(1, 0.0), (2, 0.5)]
+    for entry in result["runs"]:
+        assert sorted(entry["roundtrip_a"]["held_out"]["files"]) == ["east_40x36", "west_36x40"]
+        assert entry["roundtrip_b"]["held_out"]["n_files"] == 2 and entry["second_generator"]["n_files"] == 2
+        assert np.isfinite(entry["retention"])
+    assert result["roundtrip_b"]["band_factor"] == 1.0, "recipe B is plain decimation"
+
+
+def test_objectives(trained_tiny, tmp_path, tiny_cfg):
+    out = tmp_path / "bench"
+    argv = trained_tiny + ["--runs", f"tiny={tiny_cfg.run.dir}", "--k", "1,2", "--n-test", "2", "--n-val", "2",
+                           "--gen2", str(tmp_path / "gen2"), "--n-gen2", "2", "--out", str(out)]
+    assert run(objectives, argv) == 0
+    entry = json.loads((out / "objectives.json").read_text())["runs"]["tiny"]
+    assert entry["k_max"] == 2 and set(entry["test"]) == {"bicubic", "K=1", "K=2"}
+    assert "calibration_recalibrated" in entry["test"]["K=2"] and "calibration_raw" not in entry["test"]["K=1"]

@@ -355,3 +355,22 @@ def test_augment_patch_is_applied_identically_to_cond_and_x0():
                 assert any(np.array_equal(both[1], d) for d in dihedral(x0))
                 results.add(both[1].tobytes())
     assert len(results) == 8, "the 16 settings cover all 8 symmetries of the square"
+
+
+def test_degrade_fraction_remakes_that_share_of_the_inputs_by_the_forward_model():
+    """Stored pairs unless drawn; a remade input is F(HR), never the stored LR."""
+    lr, hr = toy_sections(n=4, h=32, w=32)
+    def sampler(fraction):  # noqa: E306
+        cfg = data_cfg("data.augment=none", "data.upsample_modes=[bicubic]", f"data.degrade_fraction={fraction}")
+        return PatchSampler(hr, lr, cfg.data, cfg.degradation, seed=5)
+    stored = sampler(0.0)
+    x0, cond = stored.draw(6)
+    for c in cond[:, 0].numpy():  # every condition is a crop of a stored condition
+        assert any(find_crop(full, c) for full in stored.pairs.cond["bicubic"])
+    remade = sampler(1.0)
+    x0, cond = remade.draw(6)
+    assert not any(find_crop(full, c) for c in cond[:, 0].numpy() for full in remade.pairs.cond["bicubic"])
+    mixed = sampler(0.5)
+    _, cond = mixed.draw(40)
+    hits = sum(any(find_crop(full, c) for full in mixed.pairs.cond["bicubic"]) for c in cond[:, 0].numpy())
+    assert 8 <= hits <= 32, f"{hits} of 40 stored inputs at a fraction of one half"

@@ -63,6 +63,8 @@ def test_view_field_notebook_reads_field_predictions_then_falls_back_to_syntheti
     assert (run / "field" / "field_panel.png").stat().st_size > 0
     assert pred.stat().st_mtime_ns == made, "an existing prediction is read, not re-made"
     assert "SYNTHETIC" not in text
+    assert (run / "roundtrip" / "roundtrip_panel.png").stat().st_size > 0, "the round trip is drawn too"
+    assert "held out: 1 sections" in text
     # the docs figure (benchmarks/field_figure.py) draws the same rows
     argv = ["--config", str(tiny_run), *with_field, "--label", "tiny", "--out", str(tmp_path / "docs")]
     assert run_benchmark(field_figure.main, argv, "field figure", field_figure.add_flags) == 0
@@ -72,7 +74,7 @@ def test_view_field_notebook_reads_field_predictions_then_falls_back_to_syntheti
     empty = tmp_path / "empty_field"
     empty.mkdir()
     text = run_notebook("view_field.ipynb", tiny_run, [f"data.field_dir={empty}", *tiles])
-    assert "SYNTHETIC section" in text
+    assert "SYNTHETIC section" in text and "no round trip" in text
     assert (run / "field" / "field_panel.png").stat().st_size > 0
     assert list((run / "field").glob("synthetic_*_pred.dat")), "the synthetic section was predicted"
 

@@ -111,3 +111,12 @@ def test_trained_settings_returns_a_copy(tiny_cfg):
     merged = sample.trained_settings(tiny_cfg, stored)
     assert merged.model.base_channels == 32 and merged.data.normalization == "minmax"
     assert json.dumps(tiny_cfg.__dict__, default=lambda o: o.__dict__) == before, "the argument is not changed"
+
+
+def test_time_budget_stops_training_with_a_checkpoint(tiny_cfg):
+    tiny_cfg.train.max_steps, tiny_cfg.train.max_minutes = 1000, 1e-6  # out of time after the first step
+    tiny_cfg.train.log_every = tiny_cfg.train.ckpt_every = 500
+    train.main(tiny_cfg)
+    run = Path(tiny_cfg.run.dir)
+    assert load_checkpoint(run / "checkpoints/last.pt")["step"] == 1
+    assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 1, "the last step is logged"

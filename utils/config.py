@@ -45,6 +45,7 @@ class DataConfig:
     zscore_clip: float  # clip normalised values at this many LR standard deviations
     upsample_modes: list[str]  # condition interpolation; training draws among these, inference uses the first
     patch_size: int  # training patch side on the HR grid, in samples
+    degrade_fraction: float  # with source = pairs: share of patches whose LR is remade from the HR by the forward model
     field_fraction: float  # share of training patches cut from field sections (self-supervised, forward model)
     field_holdout: list[str]  # field sections (file stems) never trained on; empty: the last one alphabetically
     field_versions: int  # degraded versions of each training field section, drawn once (noise and band vary)
@@ -126,6 +127,7 @@ class TrainConfig:
     lr: float  # Adam learning rate
     warmup_steps: int  # linear learning-rate warm-up
     max_steps: int  # optimiser steps in total
+    max_minutes: float  # also stop after this much wall time in one invocation (0: no limit)
     grad_clip: float  # max global grad norm; 0 disables
     ema_decay: float  # EMA of the weights used for validation and sampling
     precision: str  # fp32 | bf16 | fp16 (autocast on CUDA; CPU always runs fp32)
@@ -353,6 +355,7 @@ def validate(cfg: Config) -> None:
     _choice("data.source", d.source, ("pairs", "degrade"))
     _choice("data.normalization", d.normalization, ("zscore", "minmax"))
     _choice("data.augment", d.augment, ("none", "flips", "flips_rot90"))
+    _check(0 <= d.degrade_fraction <= 1, "data.degrade_fraction", "in [0, 1]", d.degrade_fraction)
     _check(0 <= d.field_fraction <= 1, "data.field_fraction", "in [0, 1]", d.field_fraction)
     _check(d.field_versions > 0, "data.field_versions", "> 0", d.field_versions)
     _check(len(deg.band_factor) == 2 and 0 < deg.band_factor[0] <= deg.band_factor[1] <= 1,
@@ -428,6 +431,7 @@ def validate(cfg: Config) -> None:
     _check(t.lr > 0, "train.lr", "> 0", t.lr)
     _check(t.warmup_steps >= 0, "train.warmup_steps", ">= 0", t.warmup_steps)
     _check(t.max_steps > 0, "train.max_steps", "> 0", t.max_steps)
+    _check(t.max_minutes >= 0, "train.max_minutes", ">= 0 (0: no limit)", t.max_minutes)
     _check(t.grad_clip >= 0, "train.grad_clip", ">= 0", t.grad_clip)
     _check(0 <= t.ema_decay < 1, "train.ema_decay", "in [0, 1)", t.ema_decay)
     _choice("train.precision", t.precision, ("fp32", "bf16", "fp16"))
