@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from datasets.degrade import degrade
-from datasets.pairs import PatchSampler, augment_patch, normalise_pairs
+from datasets.pairs import PatchSampler, cut_patch, normalise_pairs, stack_patches
 from utils.errors import DataError
 
 
@@ -44,21 +44,12 @@ class FieldPatchSampler:
 
     def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (x0, cond), each (batch, 1, P, P) float32, P = data.patch_size."""
-        p = self.cfg.patch_size
-        x0s, conds = [], []
+        patches = []
         for _ in range(batch):
             conds_by_mode, x0 = self.versions[int(self.rng.integers(len(self.versions)))]
             cond = conds_by_mode[self.cfg.upsample_modes[int(self.rng.integers(len(self.cfg.upsample_modes)))]]
-            top, left = self.rng.integers(x0.shape[0] - p + 1), self.rng.integers(x0.shape[1] - p + 1)
-            both = np.stack([cond[top:top + p, left:left + p], x0[top:top + p, left:left + p]])
-            if self.cfg.augment != "none":
-                flips = self.rng.integers(2, size=2)
-                turns = int(self.rng.integers(4)) if self.cfg.augment == "flips_rot90" else 0
-                both = augment_patch(both, bool(flips[0]), bool(flips[1]), turns)
-            conds.append(both[0])
-            x0s.append(both[1])
-        as_tensor = lambda arrays: torch.from_numpy(np.ascontiguousarray(np.stack(arrays)))[:, None]  # noqa: E731
-        return as_tensor(x0s), as_tensor(conds)
+            patches.append(cut_patch(self.rng, cond, x0, self.cfg.patch_size, self.cfg.augment))
+        return stack_patches(patches)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}

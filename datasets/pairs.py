@@ -139,6 +139,25 @@ def augment_patch(patch: np.ndarray, flip_time: bool, flip_trace: bool, quarter_
     return np.rot90(patch, quarter_turns, axes=(-2, -1))
 
 
+def cut_patch(rng: np.random.Generator, cond: np.ndarray, x0: np.ndarray, size: int,
+              augment: str) -> np.ndarray:
+    """Return (2, size, size): cond and x0 cut at one random place and augmented alike (data.augment)."""
+    top, left = rng.integers(x0.shape[0] - size + 1), rng.integers(x0.shape[1] - size + 1)
+    both = np.stack([cond[top:top + size, left:left + size], x0[top:top + size, left:left + size]])
+    if augment == "none":
+        return both
+    flips = rng.integers(2, size=2)
+    # Quarter turns swap time and trace; seismic sections are not isotropic, so only on request.
+    turns = int(rng.integers(4)) if augment == "flips_rot90" else 0
+    return augment_patch(both, bool(flips[0]), bool(flips[1]), turns)
+
+
+def stack_patches(patches: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (x0, cond), each (batch, 1, P, P) float32, from cut_patch's (2, P, P) arrays."""
+    both = torch.from_numpy(np.ascontiguousarray(np.stack(patches)))
+    return both[:, 1:2].contiguous(), both[:, 0:1].contiguous()
+
+
 class PatchSampler:
     """Draws fresh random training patches from whole sections held in memory.
 
@@ -169,24 +188,13 @@ class PatchSampler:
 
     def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (x0, cond), each (batch, 1, P, P) float32, P = data.patch_size."""
-        p = self.cfg.patch_size
-        height, width = self.hr.shape[1:]
-        x0s, conds = [], []
+        patches = []
         for _ in range(batch):
             index = int(self.rng.integers(len(self.hr)))
             mode = self.cfg.upsample_modes[int(self.rng.integers(len(self.cfg.upsample_modes)))]
             cond, x0 = self._one_section(index, mode)
-            top, left = self.rng.integers(height - p + 1), self.rng.integers(width - p + 1)
-            both = np.stack([cond[top:top + p, left:left + p], x0[top:top + p, left:left + p]])
-            if self.cfg.augment != "none":
-                flips = self.rng.integers(2, size=2)
-                # Quarter turns swap time and trace; seismic sections are not isotropic, so only on request.
-                turns = int(self.rng.integers(4)) if self.cfg.augment == "flips_rot90" else 0
-                both = augment_patch(both, bool(flips[0]), bool(flips[1]), turns)
-            conds.append(both[0])
-            x0s.append(both[1])
-        as_tensor = lambda arrays: torch.from_numpy(np.ascontiguousarray(np.stack(arrays)))[:, None]  # noqa: E731
-        return as_tensor(x0s), as_tensor(conds)
+            patches.append(cut_patch(self.rng, cond, x0, self.cfg.patch_size, self.cfg.augment))
+        return stack_patches(patches)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}

@@ -6,11 +6,9 @@ files with one textual header are read; the model grid conventions are in to_inp
 """
 from __future__ import annotations
 
-import os
 import re
 import string
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import segyio
 from segyio import BinField, TraceField
 
+from utils.atomic import atomic_write_with
 from utils.errors import DataError
 
 TEXT_BYTES = 3200  # textual header: 40 lines of 80 characters
@@ -289,22 +288,11 @@ def _write_atomically(path: Path, binary: dict, headers: list[dict], traces: np.
     traces: float32 (traces, samples), C-contiguous. text: the 3200 encoded header bytes, written
     over segyio's own (segyio always stores the textual header as EBCDIC).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+    def write(tmp: str) -> None:
         _write_segy(tmp, binary, headers, traces, fmt)
         with open(tmp, "r+b") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_with(path, write)
 
 
 def _write_segy(filename: str, binary: dict, headers: list[dict], traces: np.ndarray, fmt: int) -> None:

@@ -132,3 +132,10 @@ def test_cli_dry_run_prints_the_resolved_config(tmp_path):
     differing = {k: (printed.get(k), v) for k, v in expected.items() if printed.get(k) != v}
     assert not differing and set(printed) == set(expected), differing
     assert not run_dir.exists(), "--dry-run writes nothing"
+
+
+@pytest.mark.parametrize("partial", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.yaml")))
+def test_every_shipped_config_loads(partial):
+    """A shipped profile with a misspelt or out-of-range key would only fail when a user runs it."""
+    cfg = load_config(str(Path(__file__).parent.parent / "configs" / partial), [])
+    assert cfg.run.dir and cfg.data.lr_dir != cfg.data.hr_dir
