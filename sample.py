@@ -459,6 +459,43 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 # ---- Command line ------------------------------------------------------------------------------
 
+PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy")
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed",
+                                 "guidance", "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
+
+
+def prediction_settings(cfg: Config, step: int) -> dict:
+    """Return what decides the values and the files of a prediction: checkpoint, its step, sampling keys."""
+    settings = {"checkpoint": str(checkpoint_path(cfg)), "step": step, "model.objective": cfg.model.objective}
+    settings.update({f"sampling.{key}": getattr(cfg.sampling, key) for key in SETTINGS_DECIDING_PREDICTIONS})
+    return settings
+
+
+def settle_earlier_predictions(cfg: Config, out_dir: Path, settings: dict) -> Config:
+    """Return cfg, set to re-make everything when out_dir's predictions came from other settings.
+
+    out_dir/predictions.json records the settings of the predictions there. When they differ (e.g.
+    K = 1 then K = 4, or a checkpoint trained further), the earlier prediction files are removed
+    first, so no stale mean, std or sample is kept or scored; an interrupted run with the same
+    settings still skips what it finished.
+    """
+    stamp = out_dir / "predictions.json"
+    try:
+        before = json.loads(stamp.read_text()) if stamp.exists() else None
+    except (OSError, ValueError):
+        before = {}
+    changed = [key for key in settings if before is not None and before.get(key) != settings[key]]
+    if changed:
+        shown = ", ".join(f"{key} {before.get(key)} -> {settings[key]}" for key in changed[:4])
+        print(f"the predictions in {out_dir} were made with other settings ({shown}); removing and re-making them")
+        for pattern in PREDICTION_FILES:
+            for old in out_dir.glob(pattern):
+                old.unlink()
+        cfg = with_sampling(cfg, overwrite=True)
+    atomic_write_bytes(stamp, json.dumps(settings, indent=1).encode())
+    return cfg
+
+
 OUTPUT_FOLDERS = {"test": "samples", "val": "samples_val", "field": "field", "roundtrip": "roundtrip"}
 
 
@@ -477,6 +514,7 @@ def main(cfg: Config) -> None:
         f"{s.num_samples} sample(s) of {s.steps} {s.spacing}-spaced DDIM steps, eta {s.eta}, guidance {s.guidance}"
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
           f"{how}, device {device}")
+    cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))
     predict = make_predictor(cfg, model.net, device)
     if s.input in ("test", "val"):
         sample_test_set(cfg, predict, out_dir, s.input)

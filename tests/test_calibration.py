@@ -83,3 +83,23 @@ def test_sample_zero_of_k_is_the_single_sample_run(tiny_cfg, tmp_path, k):
     for name, data in single.items():
         sample0 = np.frombuffer((run / "samples" / name.replace("_pred", "_sample0")).read_bytes(), np.float32)
         np.testing.assert_allclose(sample0, np.frombuffer(data, np.float32), atol=1e-5)
+
+
+def test_changed_sampling_settings_remake_predictions_and_drop_stale_std(tiny_cfg, capsys):
+    """Without this, K = 4 after a K = 1 run kept the K = 1 means and wrote no std, and K = 1 after
+    K = 4 left the old std maps for eval.py to score beside the new predictions."""
+    train.main(tiny_cfg)
+    sample.main(tiny_cfg)
+    folder = Path(tiny_cfg.run.dir) / "samples"
+    single = {p.name: p.read_bytes() for p in folder.glob("*_pred.dat")}
+    sample.main(tiny_cfg)  # same settings: nothing is re-made
+    assert "skipping them" in capsys.readouterr().out
+    tiny_cfg.sampling.num_samples = 2
+    sample.main(tiny_cfg)
+    assert "sampling.num_samples 1 -> 2" in capsys.readouterr().out
+    assert sorted(p.name.replace("_std", "_pred") for p in folder.glob("*_std.dat")) == sorted(single)
+    assert any(folder.joinpath(name).read_bytes() != data for name, data in single.items()), "means re-made"
+    tiny_cfg.sampling.num_samples = 1
+    sample.main(tiny_cfg)
+    assert not list(folder.glob("*_std.dat")) and not list(folder.glob("*_sample0.dat"))
+    assert {p.name: p.read_bytes() for p in folder.glob("*_pred.dat")} == single
