@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from datasets.degrade import degrade
-from datasets.pairs import PatchSampler, cut_patch, normalise_pairs, stack_patches
+from datasets.pairs import PatchSampler, RandomStream, cut_patch, normalise_pairs, stack_patches
 from utils.errors import DataError
 
 
@@ -24,7 +24,7 @@ def held_out_field_stems(stems: list[str], holdout: list[str]) -> list[str]:
     return [s for s in stems if s in holdout] if holdout else sorted(stems)[-1:]
 
 
-class FieldPatchSampler:
+class FieldPatchSampler(RandomStream):
     """Draws training patches (x0, cond) from degraded versions of field sections held in memory."""
 
     def __init__(self, sections: list[np.ndarray], names: list[str], data_cfg, degradation_cfg, seed: int):
@@ -50,15 +50,6 @@ class FieldPatchSampler:
             cond = conds_by_mode[self.cfg.upsample_modes[int(self.rng.integers(len(self.cfg.upsample_modes)))]]
             patches.append(cut_patch(self.rng, cond, x0, self.cfg.patch_size, self.cfg.augment))
         return stack_patches(patches)
-
-    def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.rng.bit_generator.state = state["rng"]
-
-    def reseed(self, seed: list[int]) -> None:
-        self.rng = np.random.default_rng(seed)
 
 
 class MixedSampler:

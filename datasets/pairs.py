@@ -158,7 +158,23 @@ def stack_patches(patches: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor
     return both[:, 1:2].contiguous(), both[:, 0:1].contiguous()
 
 
-class PatchSampler:
+class RandomStream:
+    """A sampler's numpy Generator, whose state goes into checkpoints so that a resumed run continues it."""
+
+    rng: np.random.Generator
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    def reseed(self, seed: list[int]) -> None:
+        """Start a new random stream (a resumed torchrun rank: streams from (seed, rank, step))."""
+        self.rng = np.random.default_rng(seed)
+
+
+class PatchSampler(RandomStream):
     """Draws fresh random training patches from whole sections held in memory.
 
     Owns a numpy Generator (its state goes into checkpoints, so a resumed run continues the
@@ -196,12 +212,3 @@ class PatchSampler:
             patches.append(cut_patch(self.rng, cond, x0, self.cfg.patch_size, self.cfg.augment))
         return stack_patches(patches)
 
-    def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.rng.bit_generator.state = state["rng"]
-
-    def reseed(self, seed: list[int]) -> None:
-        """Start a new random stream (a resumed torchrun rank: streams from (seed, rank, step))."""
-        self.rng = np.random.default_rng(seed)

@@ -150,6 +150,14 @@ def field_spectra(section: np.ndarray, pred: np.ndarray, dt: float) -> dict[str,
     return {"original": normalised_spectrum(section, dt), "super-resolved": normalised_spectrum(pred, dt / 2)}
 
 
+def style_spectrum_axis(ax, max_freq: float, ylabel: str, title: str, legend_size: int) -> None:
+    """Label a spectrum panel of the field figures: frequency axis up to max_freq, small title, grid, legend."""
+    ax.set(xlim=(0, max_freq), xlabel="frequency (Hz)", ylabel=ylabel, title=title)
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
 def plot_field_panel(rows: list[dict], max_freq: float, png_path: str | Path, title: str) -> Path:
     """Draw one row per field section: original | super-resolved | (posterior std) | both spectra; return png_path.
 
@@ -182,11 +190,7 @@ def plot_field_panel(rows: list[dict], max_freq: float, png_path: str | Path, ti
         for label, (freqs, spectrum) in field_spectra(section, pred, dt).items():
             keep = freqs <= max_freq
             ax.plot(freqs[keep], spectrum[keep], label=label)
-        ax.set(xlim=(0, max_freq), xlabel="frequency (Hz)", ylabel="amplitude / its own maximum",
-               title="mean |FFT| along time over traces")
-        ax.title.set_fontsize(9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        style_spectrum_axis(ax, max_freq, "amplitude / its own maximum", "mean |FFT| along time over traces", 8)
     fig.suptitle(title)
     save_figure(fig, png_path)
     return Path(png_path)
@@ -219,11 +223,8 @@ def plot_roundtrip(rows: list[dict], max_freq: float, png_path: str | Path, titl
             freqs = np.fft.rfftfreq(section.shape[0], d=dt)
             keep = freqs <= max_freq
             ax.plot(freqs[keep], per_sample(section)[keep] / peak, label=label, lw=1.2)
-        ax.set(xlim=(0, max_freq), xlabel="frequency (Hz)", ylabel="amplitude / original's peak",
-               title=f"mean |FFT| along time, dt {1e3 * row['dt']:g} ms ({row.get('dt_source', 'given')})")
-        ax.title.set_fontsize(9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        style_spectrum_axis(ax, max_freq, "amplitude / original's peak",
+                            f"mean |FFT| along time, dt {1e3 * row['dt']:g} ms ({row.get('dt_source', 'given')})", 7)
     fig.suptitle(title)
     save_figure(fig, png_path)
     return Path(png_path)
