@@ -340,7 +340,8 @@ def main(cfg: Config) -> torch.nn.Module:
             if cfg.model.objective == "regression":
                 loss = regression_loss(train_net, target, cond, cfg.diffusion.loss).mean()
             else:
-                loss = diffusion_loss(train_net, target, cond, alpha_bar, state.noise_gen, cfg.diffusion.loss).mean()
+                loss = diffusion_loss(train_net, target, cond, alpha_bar, state.noise_gen, cfg.diffusion.loss,
+                                      cfg.diffusion.min_snr).mean()
         loss_value = loss.item()  # the one host-device sync of a step
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"loss is {loss_value} at step {state.step}; lower train.lr or check the data")

@@ -81,7 +81,8 @@ def make_train_step(cfg: Config, device: torch.device, sampler: PatchSampler):
         data_s = time.perf_counter() - start
         # Forward, backward, update, EMA: train.py's loop body.
         with autocast(device, cfg.train.precision):
-            loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss).mean()
+            loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss,
+                                  cfg.diffusion.min_snr).mean()
         apply_gradients(loss, net, optimizer, scaler, cfg.train.grad_clip)
         update_ema(ema_net, net, i + 1, cfg.train.ema_decay)
         loss.item()

@@ -88,7 +88,8 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("sampling.spacing=cubic", "sampling.spacing"),
                                           ("data.split=[0.5, 0.5, 0.5]", "data.split"),
                                           ("data.hr_shape=[256, 255]", "data.hr_shape"),
-                                          ("train.val_steps=5000", "train.val_steps")])
+                                          ("train.val_steps=5000", "train.val_steps"),
+                                          ("diffusion.min_snr=-1", "diffusion.min_snr")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])

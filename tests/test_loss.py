@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffusion.loss import add_noise, diffusion_loss, draw_gamma
+from diffusion.loss import add_noise, diffusion_loss, draw_gamma, min_snr_weight
 from diffusion.schedule import gamma_from_noise_input, noise_input
 from tests.conftest import linear_alpha_bar, oracle_for
 
@@ -137,3 +137,28 @@ def test_loss_backpropagates_into_the_net():
                           torch.Generator().manual_seed(0)).mean()
     loss.backward()
     assert net.weight.grad is not None and net.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_min_snr_weight_caps_the_x0_weight_of_clean_levels(norm):
+    """Weight 1 where SNR <= clip; above it the weight makes the x0 weight exactly the clip's."""
+    gamma = torch.tensor([0.01, 0.5, 5 / 6, 0.9, 0.999], dtype=torch.float64)  # SNR 0.0101, 1, 5, 9, 999
+    weight = min_snr_weight(gamma, 5.0, norm).double()
+    assert torch.allclose(weight[:3], torch.ones(3, dtype=torch.float64), atol=1e-6)
+    snr = gamma / (1 - gamma)
+    x0_weight = weight * (snr.sqrt() if norm == "l1" else snr)  # what an x0 error costs after weighting
+    cap = 5.0 ** 0.5 if norm == "l1" else 5.0
+    assert torch.allclose(x0_weight[2:], torch.full((3,), cap, dtype=torch.float64), rtol=1e-5)
+    assert torch.equal(min_snr_weight(gamma, 0.0, norm), torch.ones(5))
+
+
+def test_min_snr_weights_each_sample_of_the_loss_and_zero_is_the_paper_loss():
+    x0, cond = batch(64)
+    alpha_bar = linear_alpha_bar()
+    plain = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5))
+    assert torch.equal(plain, diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5),
+                                             min_snr=0.0))
+    weighted = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5), min_snr=5.0)
+    _, gamma, _ = replay(alpha_bar, x0, 5)
+    assert torch.allclose(weighted, plain * min_snr_weight(gamma, 5.0), rtol=1e-6)
+    assert (weighted < plain - 1e-6).any() and (weighted <= plain + 1e-6).all()  # some levels are clean enough

@@ -1,6 +1,7 @@
 """train.py -> sample.py -> eval.py on toy data with a tiny model, plus resume and skip-existing."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -120,3 +121,14 @@ def test_time_budget_stops_training_with_a_checkpoint(tiny_cfg):
     run = Path(tiny_cfg.run.dir)
     assert load_checkpoint(run / "checkpoints/last.pt")["step"] == 1
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 1, "the last step is logged"
+
+
+def test_min_snr_reaches_the_training_loss(tiny_cfg, tmp_path):
+    """The same seeded run with diffusion.min_snr on logs a different (weighted, never larger) first loss."""
+    def first_loss(min_snr: float, name: str) -> float:
+        cfg = copy.deepcopy(tiny_cfg)
+        cfg.train.max_steps, cfg.diffusion.min_snr, cfg.run.dir = 1, min_snr, str(tmp_path / name)
+        train.main(cfg)
+        return json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[0])["loss"]
+    plain, weighted = first_loss(0.0, "plain"), first_loss(1e-6, "weighted")  # weights <= 0.16 at every level
+    assert weighted < 0.5 * plain

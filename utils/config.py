@@ -117,6 +117,7 @@ class DiffusionConfig:
     beta_start: float  # beta_1 of the linear schedule
     beta_end: float  # beta_T of the linear schedule
     loss: str  # l1 | l2, norm of (predicted noise - true noise)
+    min_snr: float  # > 0: cap the loss's weight on x0 errors at this SNR (Min-SNR); 0: unweighted (paper)
     eps_skip: bool  # noise predictor carries x_t through a sqrt(1-gamma) skip (models/noise_predictor.py)
     target: str  # x0: diffuse the HR section | residual: diffuse HR minus the upsampled input
 
@@ -425,6 +426,7 @@ def validate(cfg: Config) -> None:
     _check(0 < df.beta_start < df.beta_end < 1, "diffusion.beta_end",
            "above diffusion.beta_start, both in (0, 1)", df.beta_end)
     _choice("diffusion.loss", df.loss, ("l1", "l2"))
+    _check(df.min_snr >= 0, "diffusion.min_snr", ">= 0 (0 disables the weighting)", df.min_snr)
     _choice("diffusion.target", df.target, ("x0", "residual"))
     _choice("model.objective", m.objective, ("diffusion", "regression"))
     _check(t.batch_size > 0, "train.batch_size", "> 0", t.batch_size)
