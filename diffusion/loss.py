@@ -31,28 +31,32 @@ def predict_x0(x_t: torch.Tensor, gamma: torch.Tensor, eps: torch.Tensor) -> tor
     return ((x_t.double() - (1 - g).sqrt() * eps.double()) / g.sqrt()).to(x_t.dtype)
 
 
-def min_snr_weight(gamma: torch.Tensor, clip: float, norm: str = "l1") -> torch.Tensor:
-    """Return the per-sample weight (B,) of the noise loss that caps its x0 weight at SNR = clip (Min-SNR).
+def snr_weight(gamma: torch.Tensor, cap: float, floor: float = 0.0, norm: str = "l1") -> torch.Tensor:
+    """Return the per-sample weight (B,) of the noise loss that weighs x0 errors as at SNR clamped to [floor, cap].
 
     A noise error is an x0 error times sqrt(SNR), SNR = gamma / (1 - gamma), so the plain eps loss
     weighs x0 errors by SNR (l2) or sqrt(SNR) (l1): the nearly clean levels, where the noise can
-    hardly be told from the image, dominate the gradient. Weighting by min(1, clip / SNR) (l2) or
-    its square root (l1) caps that (Hang et al. 2023, Min-SNR-gamma). clip <= 0: all ones.
+    hardly be told from the image, dominate the gradient, and the noisiest levels, where the x0
+    estimate is a point estimate from the condition alone, hardly count. The weight
+    clamp(SNR, floor, cap) / SNR (l2, its square root for l1) caps the first (Min-SNR-gamma,
+    Hang et al. 2023) and lifts the second. cap <= 0 and floor <= 0 switch either end off.
     """
-    if clip <= 0:
+    if cap <= 0 and floor <= 0:
         return torch.ones_like(gamma, dtype=torch.float32)
     g = gamma.to(torch.float64)
-    ratio = (clip * (1 - g) / g).clamp(max=1.0)
+    snr = g / (1 - g).clamp(min=1e-12)
+    clamped = snr.clamp(min=floor if floor > 0 else None, max=cap if cap > 0 else None)
+    ratio = clamped / snr
     return (ratio.sqrt() if norm == "l1" else ratio).float()
 
 
 def diffusion_loss(net, x0: torch.Tensor, cond: torch.Tensor, alpha_bar: torch.Tensor,
                    generator: torch.Generator | None = None, norm: str = "l1",
-                   min_snr: float = 0.0) -> torch.Tensor:
+                   min_snr: float = 0.0, snr_floor: float = 0.0) -> torch.Tensor:
     """Return the per-sample loss, shape (B,): mean |net(x_t, cond, s) - eps|^p over pixels.
 
-    x0, cond: (B, 1, H, W) normalised HR target and upsampled condition; min_snr > 0 weights
-    each sample by min_snr_weight (0: the paper's unweighted loss).
+    x0, cond: (B, 1, H, W) normalised HR target and upsampled condition; min_snr and snr_floor
+    weight each sample by snr_weight (both 0: the paper's unweighted loss).
     """
     batch = x0.shape[0]
     _, gamma = draw_gamma(alpha_bar, batch, generator, x0.device)
@@ -60,7 +64,7 @@ def diffusion_loss(net, x0: torch.Tensor, cond: torch.Tensor, alpha_bar: torch.T
     x_t = add_noise(x0, gamma, eps)
     eps_pred = net(x_t, cond, noise_input(gamma)).float()
     error = (eps_pred - eps).abs() if norm == "l1" else (eps_pred - eps) ** 2
-    return error.flatten(1).mean(dim=1) * min_snr_weight(gamma, min_snr, norm).to(error.device)
+    return error.flatten(1).mean(dim=1) * snr_weight(gamma, min_snr, snr_floor, norm).to(error.device)
 
 
 def regression_loss(net, x0: torch.Tensor, cond: torch.Tensor, norm: str = "l1") -> torch.Tensor:

@@ -17,6 +17,8 @@ def test_defaults_load_and_round_trip_through_a_dict():
     cfg = load_config(None, [])
     assert cfg.diffusion.num_steps == 1000
     assert config_from_dict(config_to_dict(cfg)) == cfg
+    weighted = load_config(None, ["diffusion.min_snr=5", "diffusion.snr_floor=1"])
+    assert config_from_dict(config_to_dict(weighted)) == weighted
 
 
 def test_overrides_parse_yaml_scalars_and_lists():
@@ -89,7 +91,8 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("data.split=[0.5, 0.5, 0.5]", "data.split"),
                                           ("data.hr_shape=[256, 255]", "data.hr_shape"),
                                           ("train.val_steps=5000", "train.val_steps"),
-                                          ("diffusion.min_snr=-1", "diffusion.min_snr")])
+                                          ("diffusion.min_snr=-1", "diffusion.min_snr"),
+                                          ("diffusion.snr_floor=-1", "diffusion.snr_floor")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])
@@ -140,3 +143,9 @@ def test_every_shipped_config_loads(partial):
     """A shipped profile with a misspelt or out-of-range key would only fail when a user runs it."""
     cfg = load_config(str(Path(__file__).parent.parent / "configs" / partial), [])
     assert cfg.run.dir and cfg.data.lr_dir != cfg.data.hr_dir
+
+
+def test_snr_floor_above_the_cap_raises_naming_the_key():
+    with pytest.raises(ConfigError, match=r"diffusion\.snr_floor"):
+        load_config(None, ["diffusion.min_snr=5", "diffusion.snr_floor=10"])
+    assert load_config(None, ["diffusion.snr_floor=10"]).diffusion.snr_floor == 10.0, "no cap: any floor"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffusion.loss import add_noise, diffusion_loss, draw_gamma, min_snr_weight
+from diffusion.loss import add_noise, diffusion_loss, draw_gamma, snr_weight
 from diffusion.schedule import gamma_from_noise_input, noise_input
 from tests.conftest import linear_alpha_bar, oracle_for
 
@@ -140,25 +140,31 @@ def test_loss_backpropagates_into_the_net():
 
 
 @pytest.mark.parametrize("norm", ["l1", "l2"])
-def test_min_snr_weight_caps_the_x0_weight_of_clean_levels(norm):
-    """Weight 1 where SNR <= clip; above it the weight makes the x0 weight exactly the clip's."""
-    gamma = torch.tensor([0.01, 0.5, 5 / 6, 0.9, 0.999], dtype=torch.float64)  # SNR 0.0101, 1, 5, 9, 999
-    weight = min_snr_weight(gamma, 5.0, norm).double()
-    assert torch.allclose(weight[:3], torch.ones(3, dtype=torch.float64), atol=1e-6)
+def test_snr_weight_clamps_the_x0_weight_between_floor_and_cap(norm):
+    """Weight 1 inside [floor, cap]; outside, an x0 error costs exactly what it costs at the nearer end."""
+    gamma = torch.tensor([0.01, 0.2, 0.5, 5 / 6, 0.9, 0.999], dtype=torch.float64)  # SNR 0.0101, 0.25, 1, 5, 9, 999
     snr = gamma / (1 - gamma)
-    x0_weight = weight * (snr.sqrt() if norm == "l1" else snr)  # what an x0 error costs after weighting
-    cap = 5.0 ** 0.5 if norm == "l1" else 5.0
-    assert torch.allclose(x0_weight[2:], torch.full((3,), cap, dtype=torch.float64), rtol=1e-5)
-    assert torch.equal(min_snr_weight(gamma, 0.0, norm), torch.ones(5))
+    x0_cost = (lambda w: w.double() * (snr.sqrt() if norm == "l1" else snr))  # noqa: E731
+    at = (lambda value: torch.full((3,), value ** 0.5 if norm == "l1" else value, dtype=torch.float64))  # noqa: E731
+    capped = snr_weight(gamma, 5.0, 0.0, norm)
+    assert torch.allclose(capped[:4].double(), torch.ones(4, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(x0_cost(capped)[3:], at(5.0), rtol=1e-5)
+    both = snr_weight(gamma, 5.0, 0.25, norm)
+    assert torch.allclose(x0_cost(both)[:2], at(0.25)[:2], rtol=1e-5), "the noisiest level is lifted to the floor"
+    assert torch.allclose(both[1:4].double(), torch.ones(3, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(x0_cost(both)[3:], at(5.0), rtol=1e-5)
+    assert torch.equal(snr_weight(gamma, 0.0, 0.0, norm), torch.ones(6))
 
 
-def test_min_snr_weights_each_sample_of_the_loss_and_zero_is_the_paper_loss():
+def test_snr_weights_each_sample_of_the_loss_and_zero_is_the_paper_loss():
     x0, cond = batch(64)
     alpha_bar = linear_alpha_bar()
     plain = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5))
     assert torch.equal(plain, diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5),
-                                             min_snr=0.0))
-    weighted = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5), min_snr=5.0)
+                                             min_snr=0.0, snr_floor=0.0))
     _, gamma, _ = replay(alpha_bar, x0, 5)
-    assert torch.allclose(weighted, plain * min_snr_weight(gamma, 5.0), rtol=1e-6)
-    assert (weighted < plain - 1e-6).any() and (weighted <= plain + 1e-6).all()  # some levels are clean enough
+    for cap, floor in ((5.0, 0.0), (5.0, 1.0), (0.0, 1.0)):
+        weighted = diffusion_loss(toy_net, x0, cond, alpha_bar, torch.Generator().manual_seed(5),
+                                  min_snr=cap, snr_floor=floor)
+        assert torch.allclose(weighted, plain * snr_weight(gamma, cap, floor), rtol=1e-6)
+        assert not torch.allclose(weighted, plain), f"cap {cap}, floor {floor} changed nothing"

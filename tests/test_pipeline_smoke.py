@@ -104,6 +104,9 @@ def test_checkpoints_of_the_previous_layout_still_load_and_predict(tiny_cfg):
     stored = load_checkpoint(LEGACY)["config"]
     assert stored["data"]["augment"] is True, "that commit stored a bool: flips and quarter turns"
     assert config_from_dict(stored).data.augment == "flips_rot90"
+    assert "min_snr" not in stored["diffusion"]
+    rebuilt = config_from_dict(stored).diffusion
+    assert (rebuilt.min_snr, rebuilt.snr_floor) == (0.0, 0.0), "trained before the weighting existed: unweighted"
 
 
 def test_trained_settings_returns_a_copy(tiny_cfg):

@@ -117,7 +117,8 @@ class DiffusionConfig:
     beta_start: float  # beta_1 of the linear schedule
     beta_end: float  # beta_T of the linear schedule
     loss: str  # l1 | l2, norm of (predicted noise - true noise)
-    min_snr: float  # > 0: cap the loss's weight on x0 errors at this SNR (Min-SNR); 0: unweighted (paper)
+    min_snr: float  # > 0: cap the loss's weight on x0 errors at this SNR (Min-SNR); 0: no cap (paper)
+    snr_floor: float  # > 0: weigh x0 errors at least as at this SNR (lifts the noisiest levels); 0: off (paper)
     eps_skip: bool  # noise predictor carries x_t through a sqrt(1-gamma) skip (models/noise_predictor.py)
     target: str  # x0: diffuse the HR section | residual: diffuse HR minus the upsampled input
 
@@ -315,15 +316,21 @@ def config_to_dict(cfg: Config) -> dict:
 
 # Keys whose meaning changed: (section, key) -> function from the stored value to today's.
 LEGACY_VALUES = {("data", "augment"): lambda v: ("flips_rot90" if v else "none") if isinstance(v, bool) else v}
+# Keys added later whose absence means a setting other than today's default: what older runs used.
+LEGACY_ABSENT = {("diffusion", "min_snr"): 0.0, ("diffusion", "snr_floor"): 0.0}  # the unweighted loss
 
 
 def config_from_dict(data: dict) -> Config:
     """Rebuild a Config saved by config_to_dict (for example in a checkpoint), also from older versions.
 
-    Keys the stored config lacks take today's defaults, keys that no longer exist are dropped,
-    and values whose meaning changed are translated (LEGACY_VALUES).
+    Keys the stored config lacks take today's defaults (or, for LEGACY_ABSENT keys, the value
+    older runs used), keys that no longer exist are dropped, and values whose meaning changed are
+    translated (LEGACY_VALUES).
     """
     raw = _read_yaml(DEFAULT_CONFIG)
+    for (section, key), value in LEGACY_ABSENT.items():
+        if key not in ((data or {}).get(section) or {}):
+            raw[section][key] = value
     for section, values in (data or {}).items():
         for key, value in (values if isinstance(values, dict) else {}).items():
             if section in raw and key in raw[section]:
@@ -426,7 +433,9 @@ def validate(cfg: Config) -> None:
     _check(0 < df.beta_start < df.beta_end < 1, "diffusion.beta_end",
            "above diffusion.beta_start, both in (0, 1)", df.beta_end)
     _choice("diffusion.loss", df.loss, ("l1", "l2"))
-    _check(df.min_snr >= 0, "diffusion.min_snr", ">= 0 (0 disables the weighting)", df.min_snr)
+    _check(df.min_snr >= 0, "diffusion.min_snr", ">= 0 (0 disables the cap)", df.min_snr)
+    _check(df.snr_floor >= 0 and (df.min_snr == 0 or df.snr_floor <= df.min_snr), "diffusion.snr_floor",
+           ">= 0 and at most diffusion.min_snr when that is set", df.snr_floor)
     _choice("diffusion.target", df.target, ("x0", "residual"))
     _choice("model.objective", m.objective, ("diffusion", "regression"))
     _check(t.batch_size > 0, "train.batch_size", "> 0", t.batch_size)
