@@ -43,7 +43,7 @@ def plot_loss_curve(log_path: str | Path, png_path: str | Path) -> None:
     fig, axes = plt.subplots(1, 2 if vals else 1, figsize=(11 if vals else 6, 3.8), squeeze=False)
     ax = axes[0, 0]
     ax.plot([r["step"] for r in losses], [r["loss"] for r in losses], lw=1)
-    ax.set(xlabel="step", ylabel="loss (|eps_pred - eps|)", title="training loss", yscale="log")
+    ax.set(xlabel="step", ylabel="loss as logged", title="training loss (noise error, or HR error for regression)", yscale="log")
     ax.grid(alpha=0.3)
     if vals:
         ax = axes[0, 1]
