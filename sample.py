@@ -51,7 +51,7 @@ from utils.plots import plot_sample_grid
 from utils.run_folder import prepare_run_dir, record_run, refuse_input_folders
 from utils.runtime import autocast, pick_device, seed_everything
 
-Predict = Callable[..., list[np.ndarray]]  # predict(sections, names, progress=None, sources=None)
+Predict = Callable[..., list[np.ndarray]]  # predict(sections, names, progress=None, sources=None, weights=None)
 
 
 # ---- The inference pipeline ------------------------------------------------------------------
@@ -97,6 +97,18 @@ def group_sections(sections: list[np.ndarray], per_group: int, needs_tiles: Call
     return groups
 
 
+FLIPS = ((), (-2,), (-1,), (-2, -1))  # none, time, trace, both: the axes flipped for sample k % 4
+
+
+def flip_samples(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Return x (B K, 1, H, W), K samples per section side by side, with sample j flipped by FLIPS[j % 4].
+
+    Its own inverse: applied to the flipped conditions it gives the conditions back, and applied to
+    what was sampled from them it puts every sample back on the input's grid.
+    """
+    return torch.stack([item.flip(FLIPS[n % k % 4]) if FLIPS[n % k % 4] else item for n, item in enumerate(x)])
+
+
 def sample_group(net_fn: NetFn, cond: torch.Tensor, seeds: list[int], cfg: Config, gammas: torch.Tensor) -> torch.Tensor:
     """Return x0 for the conditions (B, 1, H, W), one seed per item: DDIM samples, or one regression pass.
 
@@ -122,12 +134,13 @@ def super_resolve(net_fn: NetFn, sections: list[np.ndarray], names: list[str], c
 
     names seed each section's noise; sources (default: names) name the sections in errors, e.g.
     by file path. Settings come from cfg.data (normalisation, condition), cfg.model and
-    cfg.diffusion (objective, target) and cfg.sampling (K, eta, guidance, seed, batch, tiles).
+    cfg.diffusion (objective, target) and cfg.sampling (K, flips, eta, guidance, seed, batch, tiles).
+    A regression gives one pass (K = 1) unless sampling.flips makes its K passes differ.
     Equal-shape sections that need no tiles share network calls; at most sampling.batch_size
     images go through the network at once.
     """
     s = cfg.sampling
-    k = 1 if cfg.model.objective == "regression" else s.num_samples
+    k = 1 if cfg.model.objective == "regression" and not s.flips else s.num_samples
     clip = clip_for(cfg.data.normalization, cfg.data.zscore_clip)
     needs_tiles = lambda lr: s.tile_size > 0 and max(lr.shape) * 2 > s.tile_size  # noqa: E731
     fn = chunked(net_fn, s.batch_size)
@@ -137,9 +150,11 @@ def super_resolve(net_fn: NetFn, sections: list[np.ndarray], names: list[str], c
         lr_n = torch.stack([torch.from_numpy(normalize(sections[i], st, clip)) for i, st in zip(group, stats)])
         cond = upsample(lr_n[:, None], cfg.data.upsample_modes[0]).to(device)  # (B, 1, 2h, 2w)
         cond = cond.repeat_interleave(k, dim=0)  # (B K, 1, 2h, 2w): the K samples of a section side by side
+        cond = flip_samples(cond, k) if s.flips else cond
         group_fn = tiled(fn, s.tile_size, s.tile_overlap, s.batch_size) if needs_tiles(sections[group[0]]) else fn
         seeds = [file_seed(s.seed, names[i], j) for i in group for j in range(k)]
-        x0 = sample_group(group_fn, cond, seeds, cfg, gammas).view(len(group), k, *cond.shape[-2:])
+        x0 = sample_group(group_fn, cond, seeds, cfg, gammas)
+        x0 = (flip_samples(x0, k) if s.flips else x0).view(len(group), k, *cond.shape[-2:])
         for n, (i, st) in enumerate(zip(group, stats)):
             results[i] = denormalize(x0[n].cpu().numpy(), st)
             if progress:
@@ -208,13 +223,73 @@ def load_model(cfg: Config, device: torch.device) -> TrainedModel:
 
 
 def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> Predict:
-    """Return predict(sections, names, progress=None, sources=None) -> K samples per section, settings from cfg."""
+    """Return predict(sections, names, progress=None, sources=None, weights=None) -> K samples per section.
+
+    Settings come from cfg. With sampling.self_blend every section's samples are pulled toward
+    its interpolated input by the section's self-check weight (self_blended), which is stored
+    in `weights` (a dict, by name) when one is given.
+    """
     gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
 
-    def predict(sections, names, progress=None, sources=None):
-        return super_resolve(net_fn, sections, names, cfg, gammas, device, progress, sources)
+    def predict(sections, names, progress=None, sources=None, weights=None):
+        run = lambda lrs, ids, bar=None: super_resolve(net_fn, lrs, ids, cfg, gammas, device, bar, sources)  # noqa: E731
+        if not cfg.sampling.self_blend:
+            return run(sections, names, progress)
+        return self_blended(run, sections, names, cfg, progress, weights)
     return predict
+
+
+def earlier_self_blend(out_dir: Path) -> dict:
+    """Return the self-check weights already in out_dir/self_blend.json (a resumed run keeps them), or {}."""
+    try:
+        return json.loads((out_dir / "self_blend.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_self_blend(out_dir: Path, weights: dict) -> None:
+    """Write out_dir/self_blend.json, the self-check weight of every section predicted so far (none: no file)."""
+    if weights:
+        atomic_write_bytes(out_dir / "self_blend.json", json.dumps(weights, indent=1, sort_keys=True).encode())
+
+
+# ---- Self-check: how much of the model's detail survives one more octave down -------------------
+
+def blend_weight(target: np.ndarray, pred: np.ndarray, interpolated: np.ndarray) -> float:
+    """Return w in [0, 1] minimising ||interpolated + w (pred - interpolated) - target||^2.
+
+    1: the model's departure from interpolation explains the target; 0: it does not help at all.
+    """
+    detail = (np.asarray(pred, dtype=np.float64) - interpolated).ravel()
+    wanted = (np.asarray(target, dtype=np.float64) - interpolated).ravel()
+    return float(np.clip(detail @ wanted / max(detail @ detail, 1e-300), 0.0, 1.0))
+
+
+def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config,
+                 progress: Callable[[int], None] | None = None, weights: dict | None = None) -> list[np.ndarray]:
+    """Return run's K samples per section, each moved to interpolated + w (sample - interpolated).
+
+    w is the section's self-check: the input is degraded once more by roundtrip.* (an octave
+    down), super-resolved back by the same settings, and w is the blend_weight of that prediction
+    against the input itself. A model whose detail does not fit the section's own coarser scale
+    is thus trusted less; the std shrinks by the same w. The check costs about a quarter of a
+    prediction. It assumes the geology looks alike one octave down and that roundtrip.* is how
+    the data were degraded (docs/BENCHMARKS.md section 7 measures when that holds).
+    """
+    mode = cfg.data.upsample_modes[0]
+    coarser = [degrade_for_roundtrip(x, f"{n}/self-check", cfg.roundtrip)[0] for x, n in zip(sections, names)]
+    checks = run(coarser, [f"{n}/self-check" for n in names])
+    samples = run(sections, names, progress)
+    out = []
+    for x, y, check, k_samples, name in zip(sections, coarser, checks, samples, names):
+        back = upsample(y, mode).numpy()
+        w = blend_weight(x[:back.shape[0], :back.shape[1]], mean_and_std(check)[0], back)
+        interpolated = upsample(x, mode).numpy()
+        out.append((interpolated + w * (k_samples - interpolated)).astype(np.float32))
+        if weights is not None:
+            weights[name] = w
+    return out
 
 
 def write_prediction(stem_path: Path, samples: np.ndarray, save_samples: bool,
@@ -250,13 +325,15 @@ def sample_test_set(cfg: Config, predict: Predict, out_dir: Path, part: str = "t
         print(f"{len(paths) - len(todo)} predictions exist already in {out_dir}; "
               f"skipping them (sampling.overwrite=true re-makes them)")
     per_call = max(1, cfg.sampling.batch_size // cfg.sampling.num_samples)
+    weights = earlier_self_blend(out_dir)
     with tqdm(total=len(todo), desc="sections", unit="img", file=sys.stdout) as bar:
         for first in range(0, len(todo), per_call):  # written as they are done: an interruption loses little
             chunk = todo[first:first + per_call]
             results = predict([held.lr[i] for i in chunk], [held.stems[i] for i in chunk], bar.update,
-                              [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk])
+                              [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk], weights)
             for i, samples in zip(chunk, results):
                 write_prediction(out_dir / held.stems[i], samples, cfg.sampling.save_samples)
+            write_self_blend(out_dir, weights)
     shown = list(range(min(cfg.sampling.grid_files, len(paths))))
     preds = [read_dat(paths[i], cfg.data.hr_shape) for i in shown]
     names = [held.stems[i] for i in shown]
@@ -323,7 +400,7 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
     files = list_field_files(cfg.data.field_dir)
     if not files:
         raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no .dat/.npy/.sgy sections")
-    skipped = []
+    skipped, weights = [], earlier_self_blend(out_dir)
     for path in tqdm(files, desc="field sections", unit="section", file=sys.stdout):
         try:
             trace_major = cfg.eval.field_transpose.get(path.stem, True)
@@ -337,7 +414,8 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
                 dt, dt_source = field_interval(path, cfg.eval)
                 source = replace(source, dt=dt)
                 print(f"{describe(source)}; dt from {dt_source}, written at {1e3 * dt / 2:g} ms")
-            (samples,) = predict([section], [path.stem], sources=[str(path)])
+            (samples,) = predict([section], [path.stem], sources=[str(path)], weights=weights)
+            write_self_blend(out_dir, weights)
             for out in outs:
                 stem_path = out.with_name(out.name[:-len("_pred" + out.suffix)])
                 if out.suffix == ".sgy":
@@ -372,11 +450,13 @@ def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: l
     if not files:
         raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no .dat/.npy/.sgy sections")
     record = {"roundtrip": vars(cfg.roundtrip), "field_dir": str(cfg.data.field_dir), "sections": {}}
+    weights = earlier_self_blend(out_dir)
     for path in tqdm(files, desc="round trip", unit="section", file=sys.stdout):
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
         lr, done = degrade_for_roundtrip(section, path.stem, cfg.roundtrip)
         write_dat(out_dir / f"{path.stem}_input.dat", lr)
-        (samples,) = predict([lr], [path.stem], sources=[str(path)])
+        (samples,) = predict([lr], [path.stem], sources=[str(path)], weights=weights)
+        write_self_blend(out_dir, weights)
         write_prediction(out_dir / path.stem, samples, cfg.sampling.save_samples)
         record["sections"][path.stem] = {"file": path.name, **done, "trained_on": path.stem in trained_on}
     atomic_write_bytes(out_dir / "degradation.json", json.dumps(record, indent=1).encode())
@@ -459,9 +539,11 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 # ---- Command line ------------------------------------------------------------------------------
 
-PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed",
-                                 "guidance", "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
+PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
+                    "self_blend.json")
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "self_blend", "steps", "spacing", "eta",
+                                 "clip_x0", "use_ema", "seed", "guidance", "guidance_cutoff", "tile_size",
+                                 "tile_overlap", "segy_output")
 
 
 def prediction_settings(cfg: Config, step: int) -> dict:
@@ -510,8 +592,10 @@ def main(cfg: Config) -> None:
     prepare_run_dir(out_dir)
     record_run(cfg, cfg.run.dir, "sample")
     s = cfg.sampling
-    how = "one regression pass" if cfg.model.objective == "regression" else \
+    how = ("one regression pass" if not s.flips else f"{s.num_samples} regression pass(es)") \
+        if cfg.model.objective == "regression" else \
         f"{s.num_samples} sample(s) of {s.steps} {s.spacing}-spaced DDIM steps, eta {s.eta}, guidance {s.guidance}"
+    how += ", each on a flipped input (sampling.flips)" if s.flips and s.num_samples > 1 else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
           f"{how}, device {device}")
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))

@@ -78,7 +78,7 @@ def main(cfg: Config, bench_args) -> None:
         model = load_model(run_cfg, device)
         mcfg = model.cfg
         regression = mcfg.model.objective == "regression"
-        k_max = 1 if regression else max(ks)
+        k_max = 1 if regression and not mcfg.sampling.flips else max(ks)  # flips: K regression passes differ
         test = load_heldout(mcfg, "test", bench_args.n_test)
         val = load_heldout(mcfg, "val", bench_args.n_val)
         gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, mcfg.data.hr_shape)
@@ -90,7 +90,7 @@ def main(cfg: Config, bench_args) -> None:
         _, t_1 = timed(lambda: draw(predict_1, *few), device)
         start = time.perf_counter()
         test_samples = draw(predict_k, test.lr, test.stems)
-        val_samples = draw(predict_k, val.lr, val.stems) if not regression else None
+        val_samples = draw(predict_k, val.lr, val.stems) if k_max > 1 else None
         gen2_samples = draw(predict_k, gen2[1], gen2[0])
         entry = {"step": model.step, "objective": mcfg.model.objective, "target": mcfg.diffusion.target,
                  "k_max": k_max, "s_per_image_k": t_k / 4, "s_per_image_1": t_1 / 4,

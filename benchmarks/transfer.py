@@ -12,6 +12,8 @@ generator's pairs (benchmarks/second_generator.py) are written to --gen2 when it
 split.json-style), so models trained on other generator settings compare on one test set.
 Every figure comes from utils.metrics.compare_to_targets. Writes OUT/transfer_<label>.json and
 prints a markdown table; sections the model was trained on are reported apart (never mixed in).
+Per round-trip section the JSON also splits the error by time-frequency band (tenths of Nyquist,
+utils.metrics.band_error_shares) for prediction and bicubic: where a model wins or loses.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from datasets.pairs import list_stems, make_split
 from eval import consistency
 from sample import degrade_for_roundtrip, load_model, make_predictor, mean_and_std, with_sampling
 from utils.config import Config
-from utils.metrics import compare_to_targets
+from utils.metrics import band_error_shares, compare_to_targets
 from utils.runtime import pick_device, seed_everything
 
 RECIPE_B = {"band_factor": 1.0, "noise_std": 0.05, "colored_noise_std": 0.0}  # plain decimation + white noise
@@ -70,7 +72,11 @@ def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
         preds.append(pred)
         groups.append("trained_on" if path.stem in trained_on else "held_out")
         consistent[path.stem] = consistency(pred, lr, done)
-    result = {"consistency": consistent}
+    result = {"consistency": consistent,
+              "band_errors": {n: {"original": band_error_shares(o, o)["target"],
+                                  "pred": band_error_shares(p, o)["error"],
+                                  "bicubic": band_error_shares(bicubic_of(x), o)["error"]}
+                              for n, o, p, x in zip(names, originals, preds, lrs)}}
     for group in ("held_out", "trained_on"):
         idx = [i for i, g in enumerate(groups) if g == group]
         if idx:

@@ -122,6 +122,9 @@ def test_transfer(trained_tiny, tmp_path):
         assert sorted(entry["roundtrip_a"]["held_out"]["files"]) == ["east_40x36", "west_36x40"]
         assert entry["roundtrip_b"]["held_out"]["n_files"] == 2 and entry["second_generator"]["n_files"] == 2
         assert np.isfinite(entry["retention"])
+        bands = entry["roundtrip_a"]["band_errors"]["east_40x36"]
+        assert all(len(bands[key]) == 10 for key in ("original", "pred", "bicubic"))
+        assert abs(sum(bands["original"]) - 1) < 1e-9 and min(bands["bicubic"]) >= 0
     assert result["roundtrip_b"]["band_factor"] == 1.0, "recipe B is plain decimation"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.conftest import psnr
-from utils.metrics import compare_to_targets, format_table, section_metrics
+from utils.metrics import band_error_shares, compare_to_targets, format_table, section_metrics
 
 
 def sections(seed: int = 0, shape=(32, 24)) -> tuple[np.ndarray, np.ndarray]:
@@ -42,3 +42,17 @@ def test_means_and_gain_over_bicubic():
     expected = np.mean([psnr(p1, t1), psnr(p2, t2)])
     assert abs(result["pred"]["psnr"]["mean"] - expected) < 1e-9
     assert abs(result["gain_db"] - (expected - np.mean([psnr(b1, t1), psnr(b2, t2)]))) < 1e-9
+
+
+def test_band_error_shares_split_the_error_by_time_frequency():
+    t = np.arange(200)[:, None]
+    low = np.sin(2 * np.pi * 0.075 * t) * np.ones((1, 8))  # 0.15 of Nyquist: band 1 of 10
+    high = 0.5 * np.sin(2 * np.pi * 0.375 * t) * np.ones((1, 8))  # 0.75 of Nyquist: band 7
+    target = low + high
+    shares = band_error_shares(low, target)  # a prediction that misses the high band entirely
+    assert np.argmax(shares["target"]) == 1 and shares["target"][7] > 0.15
+    np.testing.assert_allclose(shares["error"][7], shares["target"][7], rtol=1e-6)
+    assert sum(shares["error"]) - shares["error"][7] < 1e-6
+    np.testing.assert_allclose(sum(shares["target"]), 1.0)
+    perfect = band_error_shares(target, target)
+    assert max(perfect["error"]) == 0.0

@@ -10,7 +10,7 @@ from diffusion.schedule import gamma_from_noise_input, sampling_gammas
 from diffusion.tiling import blend_window, tile_starts, tiled
 from datasets.condition import upsample
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
-from sample import file_seed, make_net_fn, mean_and_std, super_resolve, with_sampling
+from sample import file_seed, flip_samples, make_net_fn, mean_and_std, super_resolve, with_sampling
 from tests.conftest import linear_alpha_bar, oracle_for, randomise_zero_init, tiny_unet
 from utils.config import load_config
 
@@ -300,3 +300,63 @@ def test_regression_objective_is_one_pass(data_cfg, gammas):
 
     (out,) = super_resolve(regressor, sections(1), ["a"], run, gammas, CPU)
     assert calls == [1] and out.shape == (1, 32, 32), "one pass, one output whatever num_samples says"
+
+
+# ---------------------------------------------------------------- flip self-ensemble (sampling.flips)
+
+def test_flips_cycle_through_the_four_flips_and_undo_themselves():
+    x = torch.arange(5 * 6, dtype=torch.float32).view(1, 1, 5, 6).repeat(10, 1, 1, 1)  # 2 sections x K = 5
+    flipped = flip_samples(x, 5)
+    for n, axes in enumerate([(), (-2,), (-1,), (-2, -1), ()] * 2):
+        np.testing.assert_array_equal(flipped[n].numpy(), x[n].flip(axes).numpy() if axes else x[n].numpy())
+    np.testing.assert_array_equal(flip_samples(flipped, 5).numpy(), x.numpy())
+
+
+def test_flipped_samples_come_back_on_the_input_grid(data_cfg, gammas):
+    """A network that commutes with flips gives K identical samples, equal to the unflipped output."""
+    lr = sections(1, h=12, w=10)[0]  # (time, trace), not symmetric in either axis
+
+    def diffusion_net(x_t, cond, s):  # the eps that makes x0_hat = 2 cond: it commutes with flips
+        g = gamma_from_noise_input(s).float().view(-1, 1, 1, 1)
+        return (x_t - g.sqrt() * 2 * cond) / (1 - g).sqrt()
+
+    for objective, net in (("diffusion", diffusion_net), ("regression", lambda x_t, cond, s: 2 * cond)):
+        plain = with_sampling(data_cfg, eta=1.0, num_samples=1, batch_size=8, tile_size=0)
+        plain.model.objective = objective
+        ((one,),) = super_resolve(net, [lr], ["a"], plain, gammas, CPU)
+        run = with_sampling(plain, num_samples=4, flips=True)
+        (samples,) = super_resolve(net, [lr], ["a"], run, gammas, CPU)
+        assert samples.shape == (4, 24, 20), objective
+        for k in range(4):
+            np.testing.assert_allclose(samples[k], one, rtol=0, atol=1e-4 * np.abs(one).max(), err_msg=objective)
+
+
+def test_flips_change_what_a_non_symmetric_network_sees(data_cfg, gammas):
+    """A network that is not flip-equivariant: sample k is its output on the flipped input, flipped back."""
+    lr = sections(1, h=12, w=10)[0]
+    ramp = torch.linspace(0, 1, 24).view(1, 1, 24, 1)  # grows along time whatever the input
+
+    def regressor(x_t, cond, s):
+        return cond + ramp
+
+    run = with_sampling(data_cfg, num_samples=4, batch_size=8, tile_size=0, flips=True)
+    run.model.objective = "regression"
+    calls = []
+    (samples,) = super_resolve(lambda *a: calls.append(a[0].shape[0]) or regressor(*a), [lr], ["a"], run, gammas, CPU)
+    assert calls == [4], "the K flipped passes share one call"
+    base = samples[0] - samples[2]  # flips (none) and (trace) share the ramp's direction
+    assert np.abs(base).max() < 1e-4
+    np.testing.assert_allclose(samples[1] - samples[0], samples[3] - samples[2], atol=1e-4)
+    assert np.abs(samples[1] - samples[0]).max() > 0.5, "a time flip turns the ramp round"
+    _, plain_std = mean_and_std(samples)
+    assert plain_std.max() > 0.2
+
+
+def test_flips_keep_sample_zero_and_vary_the_others(net_fn, data_cfg, gammas):
+    lrs = sections(2)
+    plain = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], batch=8, k=3)
+    flipped = super_resolve(net_fn, lrs, ["a", "b"], with_sampling(data_cfg, eta=1.0, clip_x0=0.0, seed=0, batch_size=8,
+                                                                   tile_size=0, num_samples=3, flips=True), gammas, CPU)
+    for p, f in zip(plain, flipped):
+        np.testing.assert_allclose(f[0], p[0], rtol=0, atol=1e-5)  # sample 0 is never flipped: K = 1 is unchanged
+        assert np.abs(f[1] - p[1]).max() > 1e-3 and np.abs(f[2] - p[2]).max() > 1e-3

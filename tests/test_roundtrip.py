@@ -99,6 +99,68 @@ def test_roundtrip_scores_every_section_against_its_original(tiny_cfg, field_dir
         np.testing.assert_allclose(row["bicubic"], bicubic(row["lr"]))
 
 
+# ---------------------------------------------------------------- self-check blend (sampling.self_blend)
+
+def test_blend_weight_is_the_share_of_the_detail_that_explains_the_target():
+    rng = np.random.default_rng(0)
+    interpolated, target = rng.standard_normal((2, 16, 12))
+    assert sample.blend_weight(target, target, interpolated) == pytest.approx(1.0)
+    assert sample.blend_weight(target, interpolated + 2 * (target - interpolated), interpolated) == pytest.approx(0.5)
+    assert sample.blend_weight(target, interpolated - (target - interpolated), interpolated) == 0.0, "clipped at 0"
+    assert sample.blend_weight(target, interpolated, interpolated) == 0.0, "no detail: no NaN, weight 0"
+
+
+def fake_model(detail):
+    """Return run(lrs, names, bar=None) like super_resolve: 3 samples each, interpolation + detail(lr, name, k)."""
+    def run(lrs, names, bar=None):
+        return [np.stack([bicubic(x) + detail(x, n, k) for k in range(3)]).astype(np.float32) for x, n in zip(lrs, names)]
+    return run
+
+
+def test_self_blend_keeps_a_model_that_explains_its_input_and_drops_one_that_does_not(tiny_cfg):
+    lr, _ = sample.degrade_for_roundtrip(layered_section(64, 48), "a", tiny_cfg.roundtrip)  # (32, 24)
+    weights = {}
+
+    def right_one_octave_down(x, name, k):  # its self-check gives back the input exactly
+        return lr - bicubic(x) if name.endswith("/self-check") else 0.3 * (k + 1) * np.cos(np.arange(2 * x.shape[0]))[:, None]
+
+    raw = fake_model(right_one_octave_down)([lr], ["a"])[0]
+    (kept,) = sample.self_blended(fake_model(right_one_octave_down), [lr], ["a"], tiny_cfg, weights=weights)
+    assert weights["a"] == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(kept, raw, atol=1e-5)
+
+    def unrelated(x, name, k):  # detail that has nothing to do with the data
+        return np.random.default_rng([len(name), k]).standard_normal((2 * x.shape[0], 2 * x.shape[1]))
+
+    raw = fake_model(unrelated)([lr], ["a"])[0]
+    (pulled,) = sample.self_blended(fake_model(unrelated), [lr], ["a"], tiny_cfg, weights=weights)
+    w = weights["a"]
+    assert 0 <= w < 0.1, "pulled almost all the way back to interpolation"
+    np.testing.assert_allclose(pulled, bicubic(lr) + w * (raw - bicubic(lr)), atol=1e-4)
+    np.testing.assert_allclose(pulled.std(axis=0), w * raw.std(axis=0), atol=1e-4)
+
+
+def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir):
+    train.main(tiny_cfg)
+    tiny_cfg.data.field_dir = str(field_dir)
+    tiny_cfg.sampling.input, tiny_cfg.eval.input = "roundtrip", "roundtrip"
+    folder = Path(tiny_cfg.run.dir) / "roundtrip"
+    sample.main(tiny_cfg)
+    raw = {row["name"]: row["pred"] for row in eval_script.roundtrip_rows(tiny_cfg)[0]}
+    assert not (folder / "self_blend.json").exists()
+    tiny_cfg.sampling.self_blend = True
+    sample.main(tiny_cfg)  # other settings: the earlier predictions are re-made
+    weights = json.loads((folder / "self_blend.json").read_text())
+    assert sorted(weights) == ["alpha_48x64", "beta_46x65", "gamma_44x66"]
+    for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
+        w = weights[row["name"]]
+        assert 0.0 <= w <= 1.0
+        np.testing.assert_allclose(row["pred"], row["bicubic"] + w * (raw[row["name"]] - row["bicubic"]), atol=1e-4)
+    tiny_cfg.sampling.self_blend = False
+    sample.main(tiny_cfg)
+    assert not (folder / "self_blend.json").exists(), "a stale weights file goes with its predictions"
+
+
 # ---------------------------------------------------------------- training on field sections
 
 def test_the_last_field_section_is_held_out_unless_chosen():

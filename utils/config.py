@@ -150,6 +150,8 @@ class SamplingConfig:
     input: str  # test | val: held-out pairs | field: sections in data.field_dir | roundtrip: field sections degraded first
     num_samples: int  # K samples per section; the written prediction is their mean, <name>_std.dat their std
     save_samples: bool  # also write the K samples (<name>_sample<k>.dat)
+    flips: bool  # sample k is drawn on the input flipped by FLIPS[k % 4] and flipped back (self-ensemble)
+    self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
     guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
     steps: int  # L, DDIM steps

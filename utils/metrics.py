@@ -25,6 +25,22 @@ def log_spectral_distance(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.sqrt(np.mean((20 * np.log10((a + floor) / (b + floor))) ** 2)))
 
 
+def band_error_shares(pred: np.ndarray, target: np.ndarray, bands: int = 10) -> dict[str, list[float]]:
+    """Return the target's energy and pred's error energy in `bands` equal time-frequency bands up to Nyquist.
+
+    Both are shares of the target's total energy (power along time, summed over traces), so the
+    error shares add up to ||pred - target||^2 / ||target||^2: PSNR's error, split by band. A
+    prediction that misses a band entirely has an error share there equal to the target's.
+    """
+    power = lambda x: (np.abs(np.fft.rfft(np.asarray(x, dtype=np.float64), axis=0)) ** 2).sum(axis=1)  # noqa: E731
+    target_power = power(target)
+    error_power = power(np.asarray(pred, dtype=np.float64) - target)
+    edges = np.linspace(0, len(target_power), bands + 1).round().astype(int)
+    total = max(target_power.sum(), 1e-300)
+    share = lambda p: [float(p[a:b].sum() / total) for a, b in zip(edges[:-1], edges[1:])]  # noqa: E731
+    return {"target": share(target_power), "error": share(error_power)}
+
+
 def unscorable(target: np.ndarray) -> str | None:
     """Return why target cannot be scored (constant or not finite), or None when it can."""
     target = np.asarray(target, dtype=np.float64)
