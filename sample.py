@@ -596,6 +596,7 @@ def main(cfg: Config) -> None:
         if cfg.model.objective == "regression" else \
         f"{s.num_samples} sample(s) of {s.steps} {s.spacing}-spaced DDIM steps, eta {s.eta}, guidance {s.guidance}"
     how += ", each on a flipped input (sampling.flips)" if s.flips and s.num_samples > 1 else ""
+    how += ", pulled toward interpolation by a self-check (sampling.self_blend)" if s.self_blend else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
           f"{how}, device {device}")
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))
@@ -606,6 +607,12 @@ def main(cfg: Config) -> None:
         sample_field(cfg, predict, out_dir)
     else:
         sample_roundtrip(cfg, predict, out_dir, model.field_sections)
+    weights = earlier_self_blend(out_dir) if s.self_blend else {}
+    if weights:
+        values = np.array(list(weights.values()))
+        print(f"self-check weights (1: the model's detail kept, 0: interpolation) of {len(values)} sections: "
+              f"median {np.median(values):.2f}, range {values.min():.2f}-{values.max():.2f}; "
+              f"per section in {out_dir / 'self_blend.json'}")
 
 
 if __name__ == "__main__":
