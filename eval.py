@@ -188,10 +188,16 @@ def main_roundtrip(cfg: Config) -> None:
     """Write roundtrip/metrics.json and roundtrip/roundtrip.png for run.dir's round-trip predictions."""
     result, rows = score_roundtrip(cfg)
     folder = Path(cfg.run.dir) / "roundtrip"
+    blend_path = folder / "self_blend.json"  # sample.py sampling.self_blend: the weights behind these predictions
+    if blend_path.exists():
+        result["self_blend"] = json.loads(blend_path.read_text())
     atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     d = result["degradation"]
     title = (f"round trip: band x{d['band_factor']:g}, x2 decimation, noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
+    if "self_blend" in result:
+        title += "; self-check weights " + ", ".join(f"{name.split('_')[0]} {w:.2f}"
+                                                     for name, w in sorted(result["self_blend"].items()))
     plot_roundtrip(rows, cfg.eval.max_freq, folder / "roundtrip.png", title)
     print(format_roundtrip(result, rows))
     print(f"wrote {folder / 'metrics.json'} and {folder / 'roundtrip.png'}")

@@ -152,6 +152,8 @@ def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir):
     sample.main(tiny_cfg)  # other settings: the earlier predictions are re-made
     weights = json.loads((folder / "self_blend.json").read_text())
     assert sorted(weights) == ["alpha_48x64", "beta_46x65", "gamma_44x66"]
+    eval_script.main(tiny_cfg)
+    assert json.loads((folder / "metrics.json").read_text())["self_blend"] == weights
     for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
         w = weights[row["name"]]
         assert 0.0 <= w <= 1.0
