@@ -60,28 +60,28 @@ def score(names, targets, preds, lrs) -> dict:
 
 def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
     """Return per-group metrics and consistency of the round trip of every field section under a recipe."""
-    names, originals, lrs, preds, groups, consistent = [], [], [], [], [], {}
+    names, originals, bicubics, preds, groups, consistent, bands = [], [], [], [], [], {}, {}
     for path in list_field_files(cfg.data.field_dir):
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
         lr, done = degrade_for_roundtrip(section, path.stem, recipe)
         (samples,) = predict([lr], [path.stem], sources=[str(path)])
         pred = mean_and_std(samples)[0]
+        original = section[:done["reference_shape"][0], :done["reference_shape"][1]]
         names.append(path.stem)
-        originals.append(section[:done["reference_shape"][0], :done["reference_shape"][1]])
-        lrs.append(lr)
+        originals.append(original)
+        bicubics.append(bicubic_of(lr))
         preds.append(pred)
         groups.append("trained_on" if path.stem in trained_on else "held_out")
         consistent[path.stem] = consistency(pred, lr, done)
-    result = {"consistency": consistent,
-              "band_errors": {n: {"original": band_error_shares(o, o)["target"],
-                                  "pred": band_error_shares(p, o)["error"],
-                                  "bicubic": band_error_shares(bicubic_of(x), o)["error"]}
-                              for n, o, p, x in zip(names, originals, preds, lrs)}}
+        of_pred = band_error_shares(pred, original)
+        bands[path.stem] = {"original": of_pred["target"], "pred": of_pred["error"],
+                            "bicubic": band_error_shares(bicubics[-1], original)["error"]}
+    result = {"consistency": consistent, "band_errors": bands}
     for group in ("held_out", "trained_on"):
         idx = [i for i, g in enumerate(groups) if g == group]
         if idx:
-            result[group] = score([names[i] for i in idx], [originals[i] for i in idx], [preds[i] for i in idx],
-                                  [lrs[i] for i in idx])
+            result[group] = compare_to_targets([names[i] for i in idx], [originals[i] for i in idx],
+                                               {"pred": [preds[i] for i in idx], "bicubic": [bicubics[i] for i in idx]})
     return result
 
 

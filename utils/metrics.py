@@ -28,9 +28,9 @@ def log_spectral_distance(pred: np.ndarray, target: np.ndarray) -> float:
 def band_error_shares(pred: np.ndarray, target: np.ndarray, bands: int = 10) -> dict[str, list[float]]:
     """Return the target's energy and pred's error energy in `bands` equal time-frequency bands up to Nyquist.
 
-    Both are shares of the target's total energy (power along time, summed over traces), so the
-    error shares add up to ||pred - target||^2 / ||target||^2: PSNR's error, split by band. A
-    prediction that misses a band entirely has an error share there equal to the target's.
+    Both are shares of the target's total energy (one-sided power spectrum along time, summed over
+    traces), so the error shares add up to about ||pred - target||^2 / ||target||^2: PSNR's error,
+    split by band. A prediction that misses a band entirely has an error share there equal to the target's.
     """
     power = lambda x: (np.abs(np.fft.rfft(np.asarray(x, dtype=np.float64), axis=0)) ** 2).sum(axis=1)  # noqa: E731
     target_power = power(target)
