@@ -196,7 +196,8 @@ def main_roundtrip(cfg: Config) -> None:
     title = (f"round trip: band x{d['band_factor']:g}, x2 decimation, noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
     if "self_blend" in result:
-        title += "; self-check weights " + ", ".join(f"{name.split('_')[0]} {w:.2f}"
+        shown = lambda w: "/".join(f"{v:.2f}" for v in w) if isinstance(w, list) else f"{w:.2f}"  # noqa: E731
+        title += "; self-check weights " + ", ".join(f"{name.split('_')[0]} {shown(w)}"
                                                      for name, w in sorted(result["self_blend"].items()))
     plot_roundtrip(rows, cfg.eval.max_freq, folder / "roundtrip.png", title)
     print(format_roundtrip(result, rows))

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from datasets.condition import upsample
 from datasets.dat_io import (field_interval, field_name, is_segy, list_field_files, read_dat, read_field,
                              read_segy_field, write_dat)
-from datasets.degrade import forward_model
+from datasets.degrade import band_edge, forward_model
 from datasets.heldout import load_heldout
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
 from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, write_segy_x2
@@ -266,6 +266,43 @@ def blend_weight(target: np.ndarray, pred: np.ndarray, interpolated: np.ndarray)
     return float(np.clip(detail @ wanted / max(detail @ detail, 1e-300), 0.0, 1.0))
 
 
+def band_index(n_time: int, input_edge: float, edges: list[float]) -> np.ndarray:
+    """Return the band (0 .. len(edges)) of every time-frequency bin of an n_time-long output grid.
+
+    Bands are measured in units of the SR input's own band edge (input_edge, a fraction of the
+    input's Nyquist, so input_edge / 2 of the output's): 1 is where the input's band ends, so a
+    self-check one octave down and the prediction itself fill the same bands.
+    """
+    relative = np.arange(n_time // 2 + 1) / max(n_time // 2, 1) / (input_edge / 2)
+    return np.searchsorted(np.asarray(edges, dtype=np.float64), relative, side="right")
+
+
+def band_blend_weights(target: np.ndarray, pred: np.ndarray, interpolated: np.ndarray, input_edge: float,
+                       edges: list[float]) -> list[float]:
+    """Return per band (band_index) the least-squares weight in [0, 1] of pred's departure from interpolation.
+
+    The bands are orthogonal in time frequency, so each weight is fitted on its own: blend_weight
+    band by band. A band where pred departs nowhere gets weight 0.
+    """
+    time_spectrum = lambda x: np.fft.rfft(np.asarray(x, dtype=np.float64) - interpolated, axis=0)  # noqa: E731
+    detail, wanted = time_spectrum(pred), time_spectrum(target)
+    band = band_index(np.shape(pred)[0], input_edge, edges)
+    floor = 1e-12 * float((np.abs(detail) ** 2).sum()) + 1e-300  # below it a band holds rounding, not detail
+    weights = []
+    for b in range(len(edges) + 1):
+        d, r = detail[band == b], wanted[band == b]
+        energy = float((np.abs(d) ** 2).sum())
+        weights.append(float(np.clip(np.real(np.conj(d) * r).sum() / energy, 0.0, 1.0)) if energy > floor else 0.0)
+    return weights
+
+
+def apply_band_weights(detail: np.ndarray, input_edge: float, edges: list[float], weights: list[float]) -> np.ndarray:
+    """Return detail (..., time, trace) with each time-frequency band scaled by its weight."""
+    spectrum = np.fft.rfft(np.asarray(detail, dtype=np.float64), axis=-2)
+    gain = np.asarray(weights)[band_index(detail.shape[-2], input_edge, edges)]
+    return np.fft.irfft(spectrum * gain[:, None], n=detail.shape[-2], axis=-2)
+
+
 def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config,
                  progress: Callable[[int], None] | None = None, weights: dict | None = None) -> list[np.ndarray]:
     """Return run's K samples per section, each moved to interpolated + w (sample - interpolated).
@@ -276,17 +313,25 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
     is thus trusted less; the std shrinks by the same w. The check costs about a quarter of a
     prediction. It assumes the geology looks alike one octave down and that roundtrip.* is how
     the data were degraded (docs/BENCHMARKS.md section 7 measures when that holds).
+    With sampling.self_blend_bands, w is one weight per band of time frequency (band_index:
+    bands in units of the input's own band edge), fitted and applied band by band.
     """
-    mode = cfg.data.upsample_modes[0]
+    mode, edges = cfg.data.upsample_modes[0], list(cfg.sampling.self_blend_bands)
     coarser = [degrade_for_roundtrip(x, f"{n}/self-check", cfg.roundtrip)[0] for x, n in zip(sections, names)]
     checks = run(coarser, [f"{n}/self-check" for n in names])
     samples = run(sections, names, progress)
     out = []
     for x, y, check, k_samples, name in zip(sections, coarser, checks, samples, names):
         back = upsample(y, mode).numpy()
-        w = blend_weight(x[:back.shape[0], :back.shape[1]], mean_and_std(check)[0], back)
+        target, check_mean = x[:back.shape[0], :back.shape[1]], mean_and_std(check)[0]
         interpolated = upsample(x, mode).numpy()
-        out.append((interpolated + w * (k_samples - interpolated)).astype(np.float32))
+        if edges:
+            w = band_blend_weights(target, check_mean, back, band_edge(y), edges)
+            blended = interpolated + apply_band_weights(k_samples - interpolated, band_edge(x), edges, w)
+        else:
+            w = blend_weight(target, check_mean, back)
+            blended = interpolated + w * (k_samples - interpolated)
+        out.append(blended.astype(np.float32))
         if weights is not None:
             weights[name] = w
     return out
@@ -541,8 +586,8 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "self_blend", "steps", "spacing", "eta",
-                                 "clip_x0", "use_ema", "seed", "guidance", "guidance_cutoff", "tile_size",
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "self_blend", "self_blend_bands", "steps",
+                                 "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance", "guidance_cutoff", "tile_size",
                                  "tile_overlap", "segy_output")
 
 
@@ -596,7 +641,8 @@ def main(cfg: Config) -> None:
         if cfg.model.objective == "regression" else \
         f"{s.num_samples} sample(s) of {s.steps} {s.spacing}-spaced DDIM steps, eta {s.eta}, guidance {s.guidance}"
     how += ", each on a flipped input (sampling.flips)" if s.flips and s.num_samples > 1 else ""
-    how += ", pulled toward interpolation by a self-check (sampling.self_blend)" if s.self_blend else ""
+    how += (", pulled toward interpolation by a self-check (sampling.self_blend"
+            + (f", {len(s.self_blend_bands) + 1} bands)" if s.self_blend_bands else ")")) if s.self_blend else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
           f"{how}, device {device}")
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))
@@ -609,10 +655,15 @@ def main(cfg: Config) -> None:
         sample_roundtrip(cfg, predict, out_dir, model.field_sections)
     weights = earlier_self_blend(out_dir) if s.self_blend else {}
     if weights:
-        values = np.array(list(weights.values()))
-        print(f"self-check weights (1: the model's detail kept, 0: interpolation) of {len(values)} sections: "
-              f"median {np.median(values):.2f}, range {values.min():.2f}-{values.max():.2f}; "
-              f"per section in {out_dir / 'self_blend.json'}")
+        print(describe_self_blend(weights) + f"; per section in {out_dir / 'self_blend.json'}")
+
+
+def describe_self_blend(weights: dict) -> str:
+    """Return one line on the self-check weights of all sections: median and range (per band with self_blend_bands)."""
+    values = np.array([np.atleast_1d(w) for w in weights.values()], dtype=np.float64)  # (sections, bands)
+    per_band = [f"median {np.median(v):.2f}, range {v.min():.2f}-{v.max():.2f}" for v in values.T]
+    what = per_band[0] if len(per_band) == 1 else "; ".join(f"band {b}: {text}" for b, text in enumerate(per_band))
+    return f"self-check weights (1: the model's detail kept, 0: interpolation) of {len(values)} sections: {what}"
 
 
 if __name__ == "__main__":

@@ -8,10 +8,14 @@ import pytest
 import torch
 
 import train
-from benchmarks import macs, objectives, quality_vs_steps, sample_speed, train_speed, transfer
+from benchmarks import early_mean, macs, objectives, quality_vs_steps, sample_speed, train_speed, transfer
 from benchmarks.common import run_benchmark
 from datasets.dat_io import write_dat
+from datasets.heldout import load_heldout
+from diffusion.schedule import make_schedule, sampling_gammas
+from sample import chunked, load_model, make_net_fn, make_predictor
 from tests.conftest import TINY_MODEL
+from utils.config import load_config
 
 
 @pytest.fixture(autouse=True)
@@ -126,6 +130,24 @@ def test_transfer(trained_tiny, tmp_path):
         assert all(len(bands[key]) == 10 for key in ("original", "pred", "bicubic"))
         assert abs(sum(bands["original"]) - 1) < 1e-9 and min(bands["bicubic"]) >= 0
     assert result["roundtrip_b"]["band_factor"] == 1.0, "recipe B is plain decimation"
+
+
+def test_early_mean_ends_on_the_samples_that_sample_py_writes(trained_tiny, tmp_path, tiny_cfg):
+    out = tmp_path / "bench"
+    argv = trained_tiny + [f"run.dir={tiny_cfg.run.dir}", "sampling.eta=1.0", "--k", "1,2", "--n-test", "2",
+                           "--n-val", "2", "--out", str(out)]
+    assert run(early_mean, argv) == 0
+    result = read_json(out / "early_mean.json")
+    assert len(result["test"]["K=2"]) == len(result["log_snr"]) == 2, "one row per DDIM step"
+    cfg = load_config(None, trained_tiny + [f"run.dir={tiny_cfg.run.dir}", "sampling.eta=1.0", "sampling.num_samples=2"])
+    model = load_model(cfg, torch.device("cpu"))
+    pairs = load_heldout(model.cfg, "test", 1)
+    samples = make_predictor(model.cfg, model.net, torch.device("cpu"))(pairs.lr, pairs.stems)[0]
+    gammas = sampling_gammas(make_schedule(model.cfg.diffusion), model.cfg.sampling.steps, model.cfg.sampling.spacing)
+    net_fn = chunked(make_net_fn(model.net, torch.device("cpu"), "fp32"), 2)
+    estimates = early_mean.x0_estimates(net_fn, pairs.lr[0], pairs.stems[0], model.cfg, gammas, 2)
+    np.testing.assert_allclose(estimates[-1], samples, atol=1e-4)
+    assert not np.allclose(estimates[0], samples, atol=1e-3), "the first step's estimates are not the samples"
 
 
 def test_objectives(trained_tiny, tmp_path, tiny_cfg):

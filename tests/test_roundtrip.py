@@ -140,7 +140,65 @@ def test_self_blend_keeps_a_model_that_explains_its_input_and_drops_one_that_doe
     np.testing.assert_allclose(pulled.std(axis=0), w * raw.std(axis=0), atol=1e-4)
 
 
-def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir):
+def test_bands_are_measured_in_units_of_the_inputs_own_band_edge():
+    # Input band edge at half its Nyquist = a quarter of the output's: bins k / 32 < 0.25 are below 1.
+    band = sample.band_index(64, 0.5, [1.0])
+    assert band.shape == (33,)
+    assert (band[:8] == 0).all() and (band[8:] == 1).all()
+    assert (sample.band_index(64, 0.5, [0.5, 1.0, 2.0]) == np.digitize(np.arange(33) / 8, [0.5, 1.0, 2.0])).all()
+
+
+def two_tones(n_time=64, n_trace=5):
+    """Return a low (bin 2) and a high (bin 20) time-frequency tone on an n_time output grid, (time, trace)."""
+    t = np.arange(n_time)[:, None] * np.ones(n_trace)
+    return np.cos(2 * np.pi * 2 * t / n_time), np.cos(2 * np.pi * 20 * t / n_time + 0.3)
+
+
+def test_band_weights_are_fitted_band_by_band():
+    low, high = two_tones()
+    interpolated = np.random.default_rng(0).standard_normal(low.shape)
+    edges = [1.0, 3.0]  # input edge 0.5: bins < 8 | 8-23 | >= 24
+    pred = interpolated + low + high
+    assert sample.band_blend_weights(interpolated + low + 0.5 * high, pred, interpolated, 0.5, edges) == \
+        pytest.approx([1.0, 0.5, 0.0], abs=1e-9), "low kept, high halved, no detail in the top band: 0"
+    assert sample.band_blend_weights(interpolated - low, pred, interpolated, 0.5, edges)[:2] == \
+        pytest.approx([0.0, 0.0]), "detail against the target is clipped at 0"
+    one = sample.blend_weight(interpolated + low + 0.5 * high, pred, interpolated)
+    assert 0.5 < one < 1.0, "one weight for all mixes the two bands"
+
+
+def test_band_weights_scale_each_band_of_every_sample():
+    low, high = two_tones()
+    detail = np.stack([low + high, 2 * low - high])  # (K, time, trace)
+    np.testing.assert_allclose(sample.apply_band_weights(detail, 0.5, [1.0], [1.0, 1.0]), detail, atol=1e-9)
+    np.testing.assert_allclose(sample.apply_band_weights(detail, 0.5, [1.0], [1.0, 0.0]), np.stack([low, 2 * low]),
+                               atol=1e-9)
+    np.testing.assert_allclose(sample.apply_band_weights(detail, 0.5, [1.0], [0.5, 0.25]),
+                               np.stack([0.5 * low + 0.25 * high, low - 0.25 * high]), atol=1e-9)
+
+
+def test_band_self_blend_keeps_the_band_the_model_gets_right_one_octave_down(tiny_cfg):
+    lr, _ = sample.degrade_for_roundtrip(layered_section(64, 48), "a", tiny_cfg.roundtrip)  # (32, 24)
+    tiny_cfg.sampling.self_blend_bands = [1.0]
+    noise = lambda x, k: np.random.default_rng(k).standard_normal((2 * x.shape[0], 2 * x.shape[1]))  # noqa: E731
+
+    def right_below_the_edge(x, name, k):  # exact input one octave down, plus noise above the input's band edge
+        edge = band_edge(x)
+        above = sample.apply_band_weights(noise(x, k), edge, [1.0], [0.0, 1.0])
+        exact = lr - bicubic(x) if name.endswith("/self-check") else np.zeros_like(above)
+        return sample.apply_band_weights(exact, edge, [1.0], [1.0, 0.0]) + above
+
+    weights = {}
+    raw = fake_model(right_below_the_edge)([lr], ["a"])[0]
+    (blended,) = sample.self_blended(fake_model(right_below_the_edge), [lr], ["a"], tiny_cfg, weights=weights)
+    low_w, high_w = weights["a"]
+    assert low_w > 0.9 and high_w < 0.1, weights
+    expected = bicubic(lr) + sample.apply_band_weights(raw - bicubic(lr), band_edge(lr), [1.0], [low_w, high_w])
+    np.testing.assert_allclose(blended, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("bands", [[], [0.5, 1.0, 1.67]])
+def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir, bands):
     train.main(tiny_cfg)
     tiny_cfg.data.field_dir = str(field_dir)
     tiny_cfg.sampling.input, tiny_cfg.eval.input = "roundtrip", "roundtrip"
@@ -148,16 +206,17 @@ def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir):
     sample.main(tiny_cfg)
     raw = {row["name"]: row["pred"] for row in eval_script.roundtrip_rows(tiny_cfg)[0]}
     assert not (folder / "self_blend.json").exists()
-    tiny_cfg.sampling.self_blend = True
+    tiny_cfg.sampling.self_blend, tiny_cfg.sampling.self_blend_bands = True, bands
     sample.main(tiny_cfg)  # other settings: the earlier predictions are re-made
     weights = json.loads((folder / "self_blend.json").read_text())
     assert sorted(weights) == ["alpha_48x64", "beta_46x65", "gamma_44x66"]
     eval_script.main(tiny_cfg)
     assert json.loads((folder / "metrics.json").read_text())["self_blend"] == weights
     for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
-        w = weights[row["name"]]
-        assert 0.0 <= w <= 1.0
-        np.testing.assert_allclose(row["pred"], row["bicubic"] + w * (raw[row["name"]] - row["bicubic"]), atol=1e-4)
+        w, detail = weights[row["name"]], raw[row["name"]] - row["bicubic"]
+        assert np.all((0.0 <= np.asarray(w)) & (np.asarray(w) <= 1.0)) and np.size(w) == len(bands) + 1
+        expected = sample.apply_band_weights(detail, band_edge(row["lr"]), bands, w) if bands else w * detail
+        np.testing.assert_allclose(row["pred"], row["bicubic"] + expected, atol=1e-4)
     tiny_cfg.sampling.self_blend = False
     sample.main(tiny_cfg)
     assert not (folder / "self_blend.json").exists(), "a stale weights file goes with its predictions"

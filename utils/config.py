@@ -152,6 +152,7 @@ class SamplingConfig:
     save_samples: bool  # also write the K samples (<name>_sample<k>.dat)
     flips: bool  # sample k is drawn on the input flipped by FLIPS[k % 4] and flipped back (self-ensemble)
     self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
+    self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
     guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
     steps: int  # L, DDIM steps
@@ -461,6 +462,9 @@ def validate(cfg: Config) -> None:
     _check(s.num_samples > 0, "sampling.num_samples", "> 0", s.num_samples)
     _check(0 <= s.guidance <= 1, "sampling.guidance", "in [0, 1]", s.guidance)
     _check(0 < s.guidance_cutoff <= 1, "sampling.guidance_cutoff", "in (0, 1]", s.guidance_cutoff)
+    edges = list(s.self_blend_bands)
+    _check(all(e > 0 for e in edges) and all(a < b for a, b in zip(edges, edges[1:])), "sampling.self_blend_bands",
+           "[] or increasing positive band edges (multiples of the input's band edge), e.g. [0.5, 1.0, 1.67]", edges)
     _check(1 <= s.steps <= df.num_steps, "sampling.steps",
            f"in [1, diffusion.num_steps={df.num_steps}]", s.steps)
     _choice("sampling.spacing", s.spacing, ("log", "linear", "quadratic"))
