@@ -3,10 +3,12 @@ and a second, independent synthetic generator, for one or more sampling settings
 
     python -m benchmarks.transfer --config configs/quick.yaml [section.key=value ...]
         [--settings K:G,...] [--n-test 16] [--gen2 data/gen2] [--n-gen2 16] [--base-data data/synthetic]
-        [--label NAME] [--out DIR]
+        [--recipe-c KEY=VALUE ...] [--label NAME] [--out DIR]
 --settings lists sampling variants as K:G (num_samples K, guidance weight G), e.g. 1:0,4:0,4:0.5.
 Round trip A is roundtrip.* of the config; round trip B is another recipe (plain x2 decimation,
-no band narrowing, 5 % white noise), so a model tuned to one recipe shows it. The second
+no band narrowing, 5 % white noise), so a model tuned to one recipe shows it; --recipe-c adds a
+third, roundtrip.* with the given keys replaced (e.g. band_factor=0.75 noise_std=0.15
+colored_noise_std=0). The self-check (sampling.self_blend) always assumes recipe A. The second
 generator's pairs (benchmarks/second_generator.py) are written to --gen2 when it is empty.
 --base-data scores the test split of the project's default synthetic set too (the same stems
 split.json-style), so models trained on other generator settings compare on one test set.
@@ -32,7 +34,7 @@ from datasets.heldout import load_heldout
 from datasets.pairs import list_stems, make_split
 from eval import consistency
 from sample import degrade_for_roundtrip, load_model, make_predictor, mean_and_std, with_sampling
-from utils.config import Config
+from utils.config import Config, ConfigError, RoundTripConfig, config_from_dict, config_to_dict, parse_override, validate
 from utils.metrics import band_error_shares, compare_to_targets
 from utils.runtime import pick_device, seed_everything
 
@@ -45,7 +47,25 @@ def add_flags(parser) -> None:
     parser.add_argument("--gen2", default="data/gen2", help="folder of second-generator pairs (written if empty)")
     parser.add_argument("--n-gen2", type=int, default=16, help="second-generator pairs scored")
     parser.add_argument("--base-data", default="data/synthetic", help="default synthetic set (nx2/, sx/); '' skips")
+    parser.add_argument("--recipe-c", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="a third round-trip recipe: roundtrip.* with these keys replaced")
     parser.add_argument("--label", default="", help="names the output; default the --config stem")
+
+
+def recipe_from_flags(cfg: Config, items: list[str]) -> RoundTripConfig:
+    """Return cfg.roundtrip with the KEY=VALUE items replaced, checked as the config checks roundtrip.*."""
+    data = config_to_dict(cfg)
+    try:
+        for item in items:
+            _, key, value = parse_override("roundtrip." + item.removeprefix("roundtrip."))
+            if key not in data["roundtrip"]:
+                raise ConfigError(f"unknown key '{key}', expected one of {', '.join(data['roundtrip'])}")
+            data["roundtrip"][key] = value
+        recipe = config_from_dict(data)
+        validate(recipe)
+    except ConfigError as err:
+        raise ConfigError(f"--recipe-c: {str(err).removeprefix('stored config: ')}") from None
+    return recipe.roundtrip
 
 
 def bicubic_of(lr: np.ndarray) -> np.ndarray:
@@ -123,18 +143,19 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.sampling.seed)
     model = load_model(cfg, device)
     cfg = model.cfg
+    recipes = {"roundtrip_a": cfg.roundtrip, "roundtrip_b": dataclasses.replace(cfg.roundtrip, **RECIPE_B)}
+    if bench_args.recipe_c:
+        recipes["roundtrip_c"] = recipe_from_flags(cfg, bench_args.recipe_c)
     held = load_heldout(cfg, "test", bench_args.n_test)
     gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, cfg.data.hr_shape)
     same_data = bench_args.base_data and cfg.data.source == "pairs" and \
         Path(bench_args.base_data).resolve() == Path(cfg.data.hr_dir).resolve().parent
     base = base_test_pairs(cfg, Path(bench_args.base_data), bench_args.n_test) \
         if bench_args.base_data and not same_data else None  # the own test split already is the default set
-    recipe_b = dataclasses.replace(cfg.roundtrip, **RECIPE_B)
     out = output_dir(cfg, bench_args)
     label = bench_args.label or config_label(bench_args)
     payload = {"machine": machine_info(device), "checkpoint_step": model.step, "run_dir": cfg.run.dir,
-               "trained_on_field": model.field_sections, "roundtrip_a": vars(cfg.roundtrip),
-               "roundtrip_b": vars(recipe_b), "runs": []}
+               "trained_on_field": model.field_sections, **{name: vars(r) for name, r in recipes.items()}, "runs": []}
     runs, table = payload["runs"], []
     for setting in bench_args.settings.split(","):
         k, guidance = setting.split(":")
@@ -143,8 +164,7 @@ def main(cfg: Config, bench_args) -> None:
         start = time.perf_counter()
         with torch.no_grad():
             entry = {"num_samples": int(k), "guidance": float(guidance),
-                     "roundtrip_a": roundtrip(run_cfg, predict, cfg.roundtrip, model.field_sections),
-                     "roundtrip_b": roundtrip(run_cfg, predict, recipe_b, model.field_sections),
+                     **{name: roundtrip(run_cfg, predict, r, model.field_sections) for name, r in recipes.items()},
                      "own_test": synthetic_gain(predict, held.stems, held.lr, held.hr),
                      "second_generator": synthetic_gain(predict, *gen2)}
         if base is not None:
@@ -154,7 +174,7 @@ def main(cfg: Config, bench_args) -> None:
         entry["seconds"] = time.perf_counter() - start
         runs.append(entry)
         setting_label = f"K={k}, guidance {guidance}"
-        for recipe in ("roundtrip_a", "roundtrip_b"):
+        for recipe in recipes:
             for group in ("held_out", "trained_on"):
                 if group in entry[recipe]:
                     for name, files in entry[recipe][group]["files"].items():

@@ -118,7 +118,8 @@ def trained_tiny(tiny_cfg, toy_data, tmp_path):
 def test_transfer(trained_tiny, tmp_path):
     out = tmp_path / "bench"
     argv = trained_tiny + ["--settings", "1:0,2:0.5", "--n-test", "2", "--gen2", str(tmp_path / "gen2"),
-                           "--n-gen2", "2", "--base-data", "", "--out", str(out), "--label", "tiny"]
+                           "--n-gen2", "2", "--base-data", "", "--out", str(out), "--label", "tiny",
+                           "--recipe-c", "band_factor=0.75", "noise_std=0.15", "colored_noise_std=0"]
     assert run(transfer, argv) == 0
     result = json.loads((out / "transfer_tiny.json").read_text())
     assert [(r["num_samples"], r["guidance"]) for r in result["runs"]] == [(1, 0.0), (2, 0.5)]
@@ -130,6 +131,21 @@ def test_transfer(trained_tiny, tmp_path):
         assert all(len(bands[key]) == 10 for key in ("original", "pred", "bicubic"))
         assert abs(sum(bands["original"]) - 1) < 1e-9 and min(bands["bicubic"]) >= 0
     assert result["roundtrip_b"]["band_factor"] == 1.0, "recipe B is plain decimation"
+    assert (result["roundtrip_c"]["band_factor"], result["roundtrip_c"]["noise_std"]) == (0.75, 0.15)
+    assert result["roundtrip_c"]["colored_band"] == result["roundtrip_a"]["colored_band"], "keys not named stay as A"
+    c, a = (result["runs"][0][r]["held_out"]["files"]["east_40x36"]["bicubic"]["psnr"] for r in ("roundtrip_c", "roundtrip_a"))
+    assert c != a, "recipe C degrades differently from A"
+
+
+@pytest.mark.parametrize("item, words", [("band_factr=0.7", "unknown key 'band_factr'"),
+                                         ("band_factor=2", "roundtrip.band_factor")])
+def test_transfer_recipe_c_errors_name_the_key(trained_tiny, tmp_path, capsys, item, words):
+    argv = trained_tiny + ["--n-test", "1", "--gen2", str(tmp_path / "gen2"), "--n-gen2", "1", "--base-data", "",
+                           "--out", str(tmp_path / "bench"), "--recipe-c", item]
+    assert run(transfer, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --recipe-c:") and words in err[0]
+    assert not (tmp_path / "gen2").exists(), "the recipe is checked before any work"
 
 
 def test_early_mean_ends_on_the_samples_that_sample_py_writes(trained_tiny, tmp_path, tiny_cfg):
