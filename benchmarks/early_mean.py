@@ -1,6 +1,6 @@
 """Posterior mean from the K trajectories' x0 estimates at an earlier DDIM step instead of their final samples.
 
-    python -m benchmarks.early_mean --config configs/quick.yaml run.dir=runs/A sampling.eta=1.0
+    python -m benchmarks.early_mean --config configs/synthetic.yaml run.dir=runs/A sampling.eta=1.0
         [--k 1,4,8] [--n-test 24] [--n-val 12] [--label NAME] [--out DIR]
 By the tower rule, the mean over trajectories of the network's estimate E[x0 | x_t, c] at any
 step has the same expectation as the mean of the final samples and no larger variance, so with

@@ -1,6 +1,6 @@
 """Regression against diffusion (one sample, mean of K) at equal training budget, with calibration and timing.
 
-    python -m benchmarks.objectives --config configs/quick.yaml --runs diffusion=runs/A,regression=runs/B
+    python -m benchmarks.objectives --config configs/synthetic.yaml --runs diffusion=runs/A,regression=runs/B
         [--k 1,2,4,8] [--n-test 24] [--n-val 12] [--gen2 data/gen2] [--n-gen2 16] [--label NAME] [--out DIR]
 Each run folder holds a checkpoint trained by train.py (e.g. with train.max_minutes=20) on the
 same data. A diffusion run draws max(--k) samples per section once; the mean of K is the mean

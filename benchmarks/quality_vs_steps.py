@@ -1,6 +1,6 @@
 """Quality against DDIM steps: PSNR and SSIM on held-out test pairs for L x spacing x eta, plus baselines.
 
-    python -m benchmarks.quality_vs_steps --config configs/quick.yaml [section.key=value ...]
+    python -m benchmarks.quality_vs_steps --config configs/synthetic.yaml [section.key=value ...]
         [--n-files 8] [--levels 5,10,20,50,100] [--spacings linear,quadratic,log] [--etas 0,1]
         [--k 4] [--k-levels 20] [--k-spacing log] [--out DIR]
 Uses the trained run's checkpoint (sampling.checkpoint, default run.dir/checkpoints/last.pt) with
