@@ -113,7 +113,8 @@ def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float:
 
     F is the round trip's forward model without noise (same time cutoff, decimation).
     """
-    residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"]) - lr
+    residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"],
+                                        section.get("band_taper", 0.2)) - lr  # 0.2: written before the key
     return float(np.sqrt(np.mean(residual ** 2)) / max(section["noise_rms"], 1e-30))
 
 
@@ -193,7 +194,8 @@ def main_roundtrip(cfg: Config) -> None:
         result["self_blend"] = json.loads(blend_path.read_text())
     atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     d = result["degradation"]
-    title = (f"round trip: band x{d['band_factor']:g}, x2 decimation, noise {d['noise_std']:g} white + "
+    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', 0.2):g}), x2 decimation, "
+             f"noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
     if "self_blend" in result:
         shown = lambda w: "/".join(f"{v:.2f}" for v in w) if isinstance(w, list) else f"{w:.2f}"  # noqa: E731

@@ -1,6 +1,6 @@
 """The forward model: HR section -> x2 coarser, narrower-band, noisy LR section.
 
-    F(x) = decimate_x2(lowpass_time(x, band_factor * band_edge(x))) + white + coloured noise
+    F(x) = decimate_x2(lowpass_time(x, band_factor * band_edge(x), taper)) + white + coloured noise
 It is the paper's F_cor (data.source = degrade) with an optional narrowing of the time band,
 and it makes the real-section round trip (roundtrip.*) and self-supervised field pairs.
 Sections are (time, trace). LR sample (i, j) sits at HR position (2i + 0.5, 2j + 0.5), the
@@ -113,34 +113,40 @@ class Degraded:
 
 
 def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
-                  colored_std: float, colored_band: list[float], antialias: bool) -> Degraded:
+                  colored_std: float, colored_band: list[float], antialias: bool, taper: float = 0.2) -> Degraded:
     """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
-    colored_band is the coloured noise's pass band in fractions of the LR Nyquist.
+    colored_band is the coloured noise's pass band in fractions of the LR Nyquist; taper is the
+    share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay).
     """
     hr = np.asarray(hr, dtype=np.float64)
     cutoff = min(1.0, band_factor * band_edge(hr)) if band_factor < 1 else 1.0
-    narrowed = lowpass_time(hr, cutoff) if cutoff < 1 else hr
-    clean = decimate(narrowed, antialias)
+    clean = apply_deterministic_part(hr, cutoff, antialias, taper)
     lr = add_noise(clean, rng, white_std, colored_std, colored_band)
     return Degraded(lr=lr.astype(np.float32), clean_lr=clean, time_cutoff=cutoff,
                     noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))))
 
 
-def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool) -> np.ndarray:
+def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool, taper: float = 0.2) -> np.ndarray:
     """Return F's noise-free part for a known time cutoff: what a prediction should reproduce. hr: (time, trace)."""
     hr = np.asarray(hr, dtype=np.float64)
-    return decimate(lowpass_time(hr, time_cutoff) if time_cutoff < 1 else hr, antialias)
+    return decimate(lowpass_time(hr, time_cutoff, taper) if time_cutoff < 1 else hr, antialias)
 
 
 def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) -> np.ndarray:
     """Return a noisy LR section F(hr), float32 (time/2, trace/2), with settings drawn from cfg's ranges.
 
-    hr: (time, trace) HR section; rng draws the band factor, noise levels and the noise;
-    cfg: DegradationConfig (band factor, noise ranges, coloured band, antialias).
+    hr: (time, trace) HR section; rng draws the band factor (1 for a plain_fraction share) and taper, the
+    noise levels and the noise; cfg: DegradationConfig (band factor, taper and plain share, noise ranges,
+    coloured band, antialias).
     """
     white_std = rng.uniform(*cfg.noise_std)
     colored_std = rng.uniform(*cfg.colored_noise_std)
     band_factor = rng.uniform(*cfg.band_factor) if cfg.band_factor[0] < 1 else 1.0
-    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, cfg.antialias).lr
+    # These two are drawn only when they can matter, so their defaults leave the random stream (and the data) as before.
+    if cfg.plain_fraction > 0 and rng.uniform() < cfg.plain_fraction:
+        band_factor = 1.0
+    taper = rng.uniform(*cfg.band_taper) if band_factor < 1 and cfg.band_taper[0] < cfg.band_taper[1] \
+        else cfg.band_taper[0]
+    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, cfg.antialias, taper).lr

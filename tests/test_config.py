@@ -92,7 +92,11 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("data.hr_shape=[256, 255]", "data.hr_shape"),
                                           ("train.val_steps=5000", "train.val_steps"),
                                           ("diffusion.min_snr=-1", "diffusion.min_snr"),
-                                          ("diffusion.snr_floor=-1", "diffusion.snr_floor")])
+                                          ("diffusion.snr_floor=-1", "diffusion.snr_floor"),
+                                          ("degradation.band_taper=[0.5, 0.2]", "degradation.band_taper"),
+                                          ("degradation.band_taper=[0.0, 0.2]", "degradation.band_taper"),
+                                          ("degradation.plain_fraction=1.5", "degradation.plain_fraction"),
+                                          ("roundtrip.band_taper=0", "roundtrip.band_taper")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])

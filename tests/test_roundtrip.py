@@ -52,6 +52,61 @@ def test_forward_model_is_decimation_plus_the_recorded_noise():
     assert plain.time_cutoff == 1.0 and plain.noise_rms == 0.0
 
 
+def test_a_smooth_taper_weakens_the_band_below_the_cutoff_that_a_sharp_one_keeps():
+    section = np.random.default_rng(0).standard_normal((512, 16))  # a flat spectrum up to Nyquist
+    cutoff = 0.5
+    power = lambda x: (np.abs(np.fft.rfft(x, axis=0)) ** 2).mean(axis=1)  # noqa: E731
+    freq = np.linspace(0, 1, 257)
+    half = (freq > 0.22) & (freq < 0.28)  # around half the cutoff
+    gain = lambda taper: np.sqrt(power(lowpass_time(section, cutoff, taper))[half].sum() / power(section)[half].sum())  # noqa: E731
+    assert gain(0.2) > 0.97, "a sharp edge passes everything well below the cutoff"
+    assert 0.4 < gain(1.0) < 0.6, "a full raised cosine halves the amplitude at half the cutoff"
+    above = freq > cutoff + 0.02
+    assert power(lowpass_time(section, cutoff, 1.0))[above].sum() < 1e-3 * power(section)[above].sum(), "nothing passes above"
+
+
+def test_the_forward_model_and_its_noise_free_part_use_the_same_taper():
+    section = layered_section()
+    done = forward_model(section, np.random.default_rng(0), 0.6, 0.1, 0.05, [0.05, 0.4], True, taper=1.0)
+    np.testing.assert_allclose(apply_deterministic_part(section, done.time_cutoff, True, 1.0), done.clean_lr, atol=1e-9)
+    sharp = apply_deterministic_part(section, done.time_cutoff, True, 0.2)
+    assert np.abs(sharp - done.clean_lr).max() > 1e-3, "the taper changes what the input holds"
+
+
+def test_training_degradation_draws_the_taper_only_from_a_real_range(tiny_cfg):
+    import dataclasses
+    from datasets.degrade import degrade
+    section = layered_section()
+    deg = dataclasses.replace(tiny_cfg.degradation, band_factor=[0.6, 0.6], noise_std=[0.1, 0.1],
+                              colored_noise_std=[0.0, 0.0])
+    fixed = degrade(section, np.random.default_rng(3), dataclasses.replace(deg, band_taper=[0.2, 0.2]))
+    rng = np.random.default_rng(3)
+    rng.uniform(0.1, 0.1), rng.uniform(0.0, 0.0), rng.uniform(0.6, 0.6)  # the draws degrade makes before the noise
+    np.testing.assert_array_equal(fixed, forward_model(section, rng, 0.6, 0.1, 0.0, deg.colored_band, deg.antialias).lr)
+    smooth = [degrade(section, np.random.default_rng(s), dataclasses.replace(deg, band_taper=[0.2, 1.0]))
+              for s in range(4)]
+    clean = [forward_model(section, np.random.default_rng(s), 0.6, 0.0, 0.0, deg.colored_band, deg.antialias).lr
+             for s in range(4)]
+    assert max(np.abs(a - b).std() for a, b in zip(smooth, clean)) > 0.1 * clean[0].std(), \
+        "a drawn smooth taper removes more than the noise alone explains"
+
+
+def test_plain_fraction_makes_inputs_without_band_narrowing(tiny_cfg):
+    import dataclasses
+    from datasets.degrade import degrade
+    section = layered_section()
+    deg = dataclasses.replace(tiny_cfg.degradation, band_factor=[0.5, 0.6], noise_std=[0.0, 0.0],
+                              colored_noise_std=[0.0, 0.0], band_taper=[0.2, 0.2])
+    plain = forward_model(section, np.random.default_rng(0), 1.0, 0.0, 0.0, deg.colored_band, deg.antialias).lr
+    always = degrade(section, np.random.default_rng(1), dataclasses.replace(deg, plain_fraction=1.0))
+    np.testing.assert_allclose(always, plain, atol=1e-6)
+    never = degrade(section, np.random.default_rng(1), dataclasses.replace(deg, plain_fraction=0.0))
+    assert np.abs(never - plain).max() > 0.05 * plain.std(), "without it the band is narrowed"
+    hits = sum(np.allclose(degrade(section, np.random.default_rng(s), dataclasses.replace(deg, plain_fraction=0.25)),
+                           plain, atol=1e-6) for s in range(200))
+    assert 30 < hits < 70, f"about a quarter of the inputs are plain, got {hits} of 200"
+
+
 # ---------------------------------------------------------------- guidance
 
 def test_guidance_pulls_the_low_band_of_x0_towards_the_input():

@@ -59,11 +59,14 @@ class DegradationConfig:
     colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of Nyquist
     antialias: bool  # low-pass before x2 decimation
     band_factor: list[float]  # [min, max] time band narrowed to this fraction of the section's own band (1: none)
+    band_taper: list[float]  # [min, max] share of the cutoff over which the narrowing rolls off (small: sharp)
+    plain_fraction: float  # share of inputs made without narrowing the band (pure resampling + noise)
 
 
 @dataclass
 class RoundTripConfig:
     band_factor: float  # time band narrowed to this fraction of each section's own band (1: plain decimation)
+    band_taper: float  # share of the cutoff over which the narrowing rolls off (small: sharp)
     noise_std: float  # white noise std, fraction of the decimated section's std
     colored_noise_std: float  # band-limited noise std, fraction of the decimated section's std
     colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of the LR Nyquist
@@ -371,8 +374,12 @@ def validate(cfg: Config) -> None:
     _check(d.field_versions > 0, "data.field_versions", "> 0", d.field_versions)
     _check(len(deg.band_factor) == 2 and 0 < deg.band_factor[0] <= deg.band_factor[1] <= 1,
            "degradation.band_factor", "[min, max] with 0 < min <= max <= 1", deg.band_factor)
+    _check(len(deg.band_taper) == 2 and 0 < deg.band_taper[0] <= deg.band_taper[1] <= 1,
+           "degradation.band_taper", "[min, max] with 0 < min <= max <= 1", deg.band_taper)
+    _check(0 <= deg.plain_fraction <= 1, "degradation.plain_fraction", "in [0, 1]", deg.plain_fraction)
     rt = cfg.roundtrip
     _check(0 < rt.band_factor <= 1, "roundtrip.band_factor", "in (0, 1]", rt.band_factor)
+    _check(0 < rt.band_taper <= 1, "roundtrip.band_taper", "in (0, 1]", rt.band_taper)
     _check(rt.noise_std >= 0, "roundtrip.noise_std", ">= 0", rt.noise_std)
     _check(rt.colored_noise_std >= 0, "roundtrip.colored_noise_std", ">= 0", rt.colored_noise_std)
     _check(len(rt.colored_band) == 2 and 0 <= rt.colored_band[0] < rt.colored_band[1] <= 1,
