@@ -174,3 +174,31 @@ def test_objectives(trained_tiny, tmp_path, tiny_cfg):
     entry = json.loads((out / "objectives.json").read_text())["runs"]["tiny"]
     assert entry["k_max"] == 2 and set(entry["test"]) == {"bicubic", "K=1", "K=2"}
     assert "calibration_recalibrated" in entry["test"]["K=2"] and "calibration_raw" not in entry["test"]["K=1"]
+
+
+def test_transfer_summary_counts_wins_per_recipe_and_merges_files(tmp_path, capsys):
+    from benchmarks import transfer_summary
+
+    def files(deltas):  # {section: (dpsnr, dssim, dlsd)} -> transfer's per-file metrics
+        return {"held_out": {"files": {s: {"pred": {"psnr": 20 + p, "ssim": 0.5 + q, "lsd": 10 + r},
+                                           "bicubic": {"psnr": 20.0, "ssim": 0.5, "lsd": 10.0}}
+                                       for s, (p, q, r) in deltas.items()}}}
+    a = {"k_1x1": (0.4, 0.01, -1.0), "l_1x1": (-0.2, 0.02, -0.5)}
+    b = {"k_1x1": (-1.0, -0.01, 0.5), "l_1x1": (0.3, 0.01, -0.1)}
+    c = {"k_1x1": (0.1, 0.001, -0.2), "l_1x1": (0.2, -0.001, -0.3)}
+    recipe_c = {"band_factor": 0.75, "band_taper": 0.2, "noise_std": 0.15, "colored_noise_std": 0.0}
+    first = {"roundtrip_c": recipe_c, "runs": [{"roundtrip_a": files(a), "roundtrip_b": files(b), "roundtrip_c": files(c),
+                                               "own_test": {"gain_db": 0.5}, "second_generator": {"gain_db": 0.4}}]}
+    second = {"roundtrip_c": dict(recipe_c, band_factor=0.9, band_taper=0.8),
+              "runs": [{"roundtrip_a": files(a), "roundtrip_b": files(b), "roundtrip_c": files(a)}]}
+    (tmp_path / "one.json").write_text(json.dumps(first))
+    (tmp_path / "two.json").write_text(json.dumps(second))
+    assert transfer_summary.main([f"m={tmp_path / 'one.json'},{tmp_path / 'two.json'}"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    by_recipe = {row[1]: row for row in rows}
+    assert set(by_recipe) == {"A", "B", "band 0.75, noise 0.15 + 0 coloured", "band 0.9 taper 0.8, noise 0.15 + 0 coloured"}
+    assert by_recipe["A"][2:9] == ["2", "+0.10", "-0.20", "1", "2", "2", "1"]
+    assert by_recipe["B"][2:9] == ["2", "-0.35", "-1.00", "1", "1", "1", "1"]
+    assert by_recipe["band 0.75, noise 0.15 + 0 coloured"][5:9] == ["2", "1", "2", "1"]
+    assert by_recipe["A"][9:11] == ["+0.50", "+0.40"] and by_recipe["B"][9] == "", "synthetic gains once per model"
+    assert transfer_summary.main([f"m={tmp_path / 'missing.json'}"]) == 2

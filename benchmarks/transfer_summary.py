@@ -1,0 +1,97 @@
+"""One line per model and recipe from benchmarks/transfer.py results: how often it beats bicubic on real sections.
+
+    python -m benchmarks.transfer_summary NAME=runs/bench_transfer/transfer_X.json[,more.json] ... [--per-section]
+Each NAME may list several JSON files of one model (for instance one per --recipe-c): their round
+trips are merged by recipe, a later file's third recipe named by its own degradation settings, so
+recipes with different keys stay apart. Only held-out sections count. For each recipe: the mean
+ΔPSNR (prediction minus bicubic), the worst ΔPSNR, and how many sections have PSNR above, SSIM
+above and LSD below bicubic's, and all three at once. The synthetic columns are the gains over
+bicubic on the own test split, the second generator and the default synthetic set (base test)
+of the first file, on the model's first line. --per-section prints every section's ΔPSNR / ΔSSIM /
+ΔLSD as well.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.common import markdown_table
+
+FIXED = {"roundtrip_a": "A", "roundtrip_b": "B"}
+
+
+def recipe_name(recipe: dict) -> str:
+    """Return a short name of a third recipe from the keys that make it: band, taper, noise."""
+    return (f"band {recipe['band_factor']:g}" + (f" taper {recipe['band_taper']:g}" if recipe.get("band_taper", 0.2) != 0.2 else "")
+            + f", noise {recipe['noise_std']:g} + {recipe['colored_noise_std']:g} coloured")
+
+
+def held_out_deltas(entry: dict) -> dict[str, tuple[float, float, float]]:
+    """Return {section: (ΔPSNR, ΔSSIM, ΔLSD)} of one recipe's held-out sections."""
+    files = entry.get("held_out", {}).get("files", {})
+    return {name: tuple(f["pred"][m] - f["bicubic"][m] for m in ("psnr", "ssim", "lsd")) for name, f in files.items()}
+
+
+def collect(paths: list[Path]) -> tuple[dict, dict]:
+    """Return ({recipe name: {section: deltas}}, the first file's first run) from one model's JSON files."""
+    recipes, first = {}, None
+    for path in paths:
+        payload = json.loads(path.read_text())
+        run = payload["runs"][0]
+        first = first or run
+        for key, short in FIXED.items():
+            recipes.setdefault(short, {}).update(held_out_deltas(run[key]))
+        if "roundtrip_c" in run:
+            recipes.setdefault(recipe_name(payload["roundtrip_c"]), {}).update(held_out_deltas(run["roundtrip_c"]))
+    return recipes, first
+
+
+def recipe_row(deltas: dict) -> list[str]:
+    """Return the cells: n, mean and worst ΔPSNR, counts of PSNR up, SSIM up, LSD down, all three."""
+    values = list(deltas.values())
+    psnr_up = sum(d[0] > 0 for d in values)
+    ssim_up = sum(d[1] > 0 for d in values)
+    lsd_down = sum(d[2] < 0 for d in values)
+    all_three = sum(d[0] > 0 and d[1] > 0 and d[2] < 0 for d in values)
+    return [str(len(values)), f"{sum(d[0] for d in values) / len(values):+.2f}", f"{min(d[0] for d in values):+.2f}",
+            str(psnr_up), str(ssim_up), str(lsd_down), str(all_three)]
+
+
+def gain(run: dict, key: str) -> str:
+    return f"{run[key]['gain_db']:+.2f}" if key in run else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", metavar="NAME=FILE[,FILE...]")
+    parser.add_argument("--per-section", action="store_true", help="also print every section's deltas")
+    args = parser.parse_args(argv)
+    rows, sections = [], []
+    for item in args.models:
+        name, _, files = item.partition("=")
+        paths = [Path(p) for p in files.split(",") if p]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if not name or not paths or missing:
+            print(f"error: {item}: expected NAME=FILE[,FILE...] of existing transfer JSON files"
+                  + (f" (missing: {', '.join(missing)})" if missing else ""), file=sys.stderr)
+            return 2
+        recipes, run = collect(paths)
+        synthetic = [gain(run, "own_test"), gain(run, "second_generator"), gain(run, "base_test")]
+        for recipe, deltas in recipes.items():
+            if deltas:
+                rows.append([name, recipe, *recipe_row(deltas), *synthetic])
+                synthetic = [""] * 3  # once per model
+                sections += [[name, recipe, s.split("_")[0], f"{p:+.2f} / {q:+.3f} / {r:+.2f}"]
+                             for s, (p, q, r) in sorted(deltas.items())]
+    print(markdown_table(["model", "recipe", "sections", "mean ΔPSNR", "worst ΔPSNR", "PSNR up", "SSIM up", "LSD down",
+                          "all three", "own test", "2nd generator", "base test"], rows))
+    if args.per_section:
+        print()
+        print(markdown_table(["model", "recipe", "section", "ΔPSNR / ΔSSIM / ΔLSD"], sections))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
