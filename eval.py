@@ -19,7 +19,7 @@ import numpy as np
 
 from datasets.condition import upsample
 from datasets.dat_io import field_interval, read_dat, read_field
-from datasets.degrade import apply_deterministic_part
+from datasets.degrade import SHARP_TAPER, apply_deterministic_part
 from datasets.heldout import HeldOut, load_heldout
 from utils.atomic import atomic_write_bytes
 from utils.cli import run_main
@@ -114,7 +114,7 @@ def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float:
     F is the round trip's forward model without noise (same time cutoff, decimation).
     """
     residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"],
-                                        section.get("band_taper", 0.2)) - lr  # 0.2: written before the key
+                                        section.get("band_taper", SHARP_TAPER)) - lr  # written before the key
     return float(np.sqrt(np.mean(residual ** 2)) / max(section["noise_rms"], 1e-30))
 
 
@@ -194,7 +194,7 @@ def main_roundtrip(cfg: Config) -> None:
         result["self_blend"] = json.loads(blend_path.read_text())
     atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     d = result["degradation"]
-    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', 0.2):g}), x2 decimation, "
+    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 decimation, "
              f"noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
     if "self_blend" in result:

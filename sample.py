@@ -593,9 +593,15 @@ SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "self_b
 
 
 def prediction_settings(cfg: Config, step: int) -> dict:
-    """Return what decides the values and the files of a prediction: checkpoint, its step, sampling keys."""
+    """Return what decides the values and the files of a prediction: checkpoint, its step, sampling keys,
+    and the forward models behind its inputs (held-out inputs made by degradation.*) or its self-check
+    and round trip (roundtrip.*)."""
     settings = {"checkpoint": str(checkpoint_path(cfg)), "step": step, "model.objective": cfg.model.objective}
     settings.update({f"sampling.{key}": getattr(cfg.sampling, key) for key in SETTINGS_DECIDING_PREDICTIONS})
+    if cfg.sampling.self_blend or cfg.sampling.input == "roundtrip":
+        settings.update({f"roundtrip.{key}": value for key, value in vars(cfg.roundtrip).items()})
+    if cfg.data.source == "degrade" and cfg.sampling.input in ("test", "val"):
+        settings.update({f"degradation.{key}": value for key, value in vars(cfg.degradation).items()})
     return settings
 
 

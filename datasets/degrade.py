@@ -17,6 +17,8 @@ import scipy.fft
 from utils.config import DegradationConfig
 from utils.errors import DataError
 
+SHARP_TAPER = 0.2  # share of the cutoff over which a band narrowing rolls off, unless a config says otherwise
+
 
 def lowpass(section: np.ndarray, cutoff: float, taper: float = 0.2) -> np.ndarray:
     """Return section with wavenumbers above cutoff (fraction of Nyquist, both axes) removed.
@@ -48,7 +50,7 @@ def band_edge(section: np.ndarray, energy: float = 0.95) -> float:
     return min(1.0, max(index, 1) / (len(power) - 1))
 
 
-def lowpass_time(section: np.ndarray, cutoff: float, taper: float = 0.2) -> np.ndarray:
+def lowpass_time(section: np.ndarray, cutoff: float, taper: float = SHARP_TAPER) -> np.ndarray:
     """Return section with time frequencies above cutoff (fraction of Nyquist) removed, raised-cosine roll-off.
 
     section: (time, trace); the DCT mirrors the section so its ends do not wrap into each other.
@@ -113,7 +115,8 @@ class Degraded:
 
 
 def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
-                  colored_std: float, colored_band: list[float], antialias: bool, taper: float = 0.2) -> Degraded:
+                  colored_std: float, colored_band: list[float], antialias: bool,
+                  taper: float = SHARP_TAPER) -> Degraded:
     """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
@@ -128,7 +131,8 @@ def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, 
                     noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))))
 
 
-def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool, taper: float = 0.2) -> np.ndarray:
+def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool,
+                             taper: float = SHARP_TAPER) -> np.ndarray:
     """Return F's noise-free part for a known time cutoff: what a prediction should reproduce. hr: (time, trace)."""
     hr = np.asarray(hr, dtype=np.float64)
     return decimate(lowpass_time(hr, time_cutoff, taper) if time_cutoff < 1 else hr, antialias)

@@ -103,3 +103,26 @@ def test_changed_sampling_settings_remake_predictions_and_drop_stale_std(tiny_cf
     sample.main(tiny_cfg)
     assert not list(folder.glob("*_std.dat")) and not list(folder.glob("*_sample0.dat"))
     assert {p.name: p.read_bytes() for p in folder.glob("*_pred.dat")} == single
+
+
+def test_a_changed_forward_model_remakes_what_it_decides(tiny_cfg, capsys):
+    """The self-check degrades each input by roundtrip.*, and with data.source=degrade the held-out
+    inputs come from degradation.*: predictions made under other values must not be kept."""
+    tiny_cfg.data.source = "degrade"
+    train.main(tiny_cfg)
+    sample.main(tiny_cfg)
+    capsys.readouterr()
+    tiny_cfg.degradation.band_taper = [0.2, 1.0]
+    sample.main(tiny_cfg)
+    assert "degradation.band_taper [0.2, 0.2] -> [0.2, 1.0]" in capsys.readouterr().out
+    sample.main(tiny_cfg)
+    out = capsys.readouterr().out
+    assert "skipping them" in out and "other settings" not in out, "same settings: nothing re-made"
+    tiny_cfg.roundtrip.band_taper = 0.5
+    sample.main(tiny_cfg)
+    assert "other settings" not in capsys.readouterr().out, "roundtrip.* decides nothing without the self-check"
+    tiny_cfg.sampling.self_blend = True
+    sample.main(tiny_cfg)
+    tiny_cfg.roundtrip.band_taper = 0.8
+    sample.main(tiny_cfg)
+    assert "roundtrip.band_taper 0.5 -> 0.8" in capsys.readouterr().out
