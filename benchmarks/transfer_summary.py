@@ -25,7 +25,8 @@ FIXED = {"roundtrip_a": "A", "roundtrip_b": "B"}
 def recipe_name(recipe: dict) -> str:
     """Return a short name of a third recipe from the keys that make it: band, taper, noise."""
     return (f"band {recipe['band_factor']:g}" + (f" taper {recipe['band_taper']:g}" if recipe.get("band_taper", 0.2) != 0.2 else "")
-            + f", noise {recipe['noise_std']:g} + {recipe['colored_noise_std']:g} coloured")
+            + f", noise {recipe['noise_std']:g} + {recipe['colored_noise_std']:g} coloured"
+            + ("" if recipe.get("antialias", True) else ", no anti-alias"))
 
 
 def held_out_deltas(entry: dict) -> dict[str, tuple[float, float, float]]:
