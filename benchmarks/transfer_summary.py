@@ -18,14 +18,18 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import markdown_table
+from datasets.degrade import SHARP_TAPER
 
 FIXED = {"roundtrip_a": "A", "roundtrip_b": "B"}
 
 
 def recipe_name(recipe: dict) -> str:
-    """Return a short name of a third recipe from the keys that make it: band, taper, noise."""
-    return (f"band {recipe['band_factor']:g}" + (f" taper {recipe['band_taper']:g}" if recipe.get("band_taper", 0.2) != 0.2 else "")
-            + f", noise {recipe['noise_std']:g} + {recipe['colored_noise_std']:g} coloured"
+    """Return a name of a third recipe from every key that changes its input: band, taper, noise, anti-alias."""
+    taper = recipe.get("band_taper", SHARP_TAPER)
+    coloured = recipe["colored_noise_std"]
+    return (f"band {recipe['band_factor']:g}" + (f" taper {taper:g}" if taper != SHARP_TAPER else "")
+            + f", noise {recipe['noise_std']:g} + {coloured:g} coloured"
+            + (" in [{:g}, {:g}]".format(*recipe["colored_band"]) if coloured > 0 else "")
             + ("" if recipe.get("antialias", True) else ", no anti-alias"))
 
 

@@ -186,10 +186,11 @@ def test_transfer_summary_counts_wins_per_recipe_and_merges_files(tmp_path, caps
     a = {"k_1x1": (0.4, 0.01, -1.0), "l_1x1": (-0.2, 0.02, -0.5)}
     b = {"k_1x1": (-1.0, -0.01, 0.5), "l_1x1": (0.3, 0.01, -0.1)}
     c = {"k_1x1": (0.1, 0.001, -0.2), "l_1x1": (0.2, -0.001, -0.3)}
-    recipe_c = {"band_factor": 0.75, "band_taper": 0.2, "noise_std": 0.15, "colored_noise_std": 0.0}
+    recipe_c = {"band_factor": 0.75, "band_taper": 0.2, "noise_std": 0.15, "colored_noise_std": 0.0,
+                "colored_band": [0.05, 0.4]}
     first = {"roundtrip_c": recipe_c, "runs": [{"roundtrip_a": files(a), "roundtrip_b": files(b), "roundtrip_c": files(c),
                                                "own_test": {"gain_db": 0.5}, "second_generator": {"gain_db": 0.4}}]}
-    second = {"roundtrip_c": dict(recipe_c, band_factor=0.9, band_taper=0.8, antialias=False),
+    second = {"roundtrip_c": dict(recipe_c, band_factor=0.9, band_taper=0.8, antialias=False, colored_noise_std=0.1),
               "runs": [{"roundtrip_a": files(a), "roundtrip_b": files(b), "roundtrip_c": files(a)}]}
     (tmp_path / "one.json").write_text(json.dumps(first))
     (tmp_path / "two.json").write_text(json.dumps(second))
@@ -197,7 +198,7 @@ def test_transfer_summary_counts_wins_per_recipe_and_merges_files(tmp_path, caps
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
     by_recipe = {row[1]: row for row in rows}
     assert set(by_recipe) == {"A", "B", "band 0.75, noise 0.15 + 0 coloured",
-                              "band 0.9 taper 0.8, noise 0.15 + 0 coloured, no anti-alias"}
+                              "band 0.9 taper 0.8, noise 0.15 + 0.1 coloured in [0.05, 0.4], no anti-alias"}
     assert by_recipe["A"][2:9] == ["2", "+0.10", "-0.20", "1", "2", "2", "1"]
     assert by_recipe["B"][2:9] == ["2", "-0.35", "-1.00", "1", "1", "1", "1"]
     assert by_recipe["band 0.75, noise 0.15 + 0 coloured"][5:9] == ["2", "1", "2", "1"]
