@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 from datasets.condition import upsample
@@ -63,6 +64,19 @@ def file_seed(base_seed: int, name: str, sample: int = 0) -> int:
     """
     key = name if sample == 0 else f"{name}/sample{sample}"
     return (base_seed * 1_000_003 + zlib.crc32(key.encode())) % (2**63)
+
+
+def sample_noise_keys(base_seed: int, name: str, k: int, antithetic: bool) -> tuple[list[int], list[float]]:
+    """Return the seeds and signs of a file's K samples (per_sample_noise).
+
+    Antithetic: odd sample j replays sample j - 1's noise negated. With eta = 0 a sample is a
+    function F of its starting noise, and the pair's mean is the even part of F: its linear part,
+    which carries much of the spread between samples, cancels, so the mean of K is closer to the
+    mean of many. Each sample alone is still an exact draw of the sampler (noise -> -noise keeps
+    N(0, I)), so K = 1 and sample 0 are unchanged.
+    """
+    pairs = [(j - 1, -1.0) if antithetic and j % 2 else (j, 1.0) for j in range(k)]
+    return [file_seed(base_seed, name, j) for j, _ in pairs], [sign for _, sign in pairs]
 
 
 def make_net_fn(net: torch.nn.Module, device: torch.device, precision: str) -> NetFn:
@@ -109,8 +123,9 @@ def flip_samples(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.stack([item.flip(FLIPS[n % k % 4]) if FLIPS[n % k % 4] else item for n, item in enumerate(x)])
 
 
-def sample_group(net_fn: NetFn, cond: torch.Tensor, seeds: list[int], cfg: Config, gammas: torch.Tensor) -> torch.Tensor:
-    """Return x0 for the conditions (B, 1, H, W), one seed per item: DDIM samples, or one regression pass.
+def sample_group(net_fn: NetFn, cond: torch.Tensor, seeds: list[int], cfg: Config, gammas: torch.Tensor,
+                 signs: list[float] | None = None) -> torch.Tensor:
+    """Return x0 for the conditions (B, 1, H, W), one seed (and noise sign) per item: DDIM samples, or one regression pass.
 
     With diffusion.target = residual the network models HR - cond and cond is added back here.
     """
@@ -122,7 +137,7 @@ def sample_group(net_fn: NetFn, cond: torch.Tensor, seeds: list[int], cfg: Confi
     mode = cfg.data.upsample_modes[0]
     x0_fn = consistency_guidance(cond, s.guidance, s.guidance_cutoff, lambda x: upsample(x, mode),
                                  offset=cond if residual else None) if s.guidance > 0 else None
-    x0 = sample_ddim(net_fn, cond, gammas, eta=s.eta, randn=per_sample_noise(seeds, cond.device),
+    x0 = sample_ddim(net_fn, cond, gammas, eta=s.eta, randn=per_sample_noise(seeds, cond.device, signs),
                      clip_x0=s.clip_x0, x0_fn=x0_fn)
     return x0 + cond if residual else x0
 
@@ -134,7 +149,7 @@ def super_resolve(net_fn: NetFn, sections: list[np.ndarray], names: list[str], c
 
     names seed each section's noise; sources (default: names) name the sections in errors, e.g.
     by file path. Settings come from cfg.data (normalisation, condition), cfg.model and
-    cfg.diffusion (objective, target) and cfg.sampling (K, flips, eta, guidance, seed, batch, tiles).
+    cfg.diffusion (objective, target) and cfg.sampling (K, flips, antithetic, eta, guidance, seed, batch, tiles).
     A regression gives one pass (K = 1) unless sampling.flips makes its K passes differ.
     Equal-shape sections that need no tiles share network calls; at most sampling.batch_size
     images go through the network at once.
@@ -152,8 +167,9 @@ def super_resolve(net_fn: NetFn, sections: list[np.ndarray], names: list[str], c
         cond = cond.repeat_interleave(k, dim=0)  # (B K, 1, 2h, 2w): the K samples of a section side by side
         cond = flip_samples(cond, k) if s.flips else cond
         group_fn = tiled(fn, s.tile_size, s.tile_overlap, s.batch_size) if needs_tiles(sections[group[0]]) else fn
-        seeds = [file_seed(s.seed, names[i], j) for i in group for j in range(k)]
-        x0 = sample_group(group_fn, cond, seeds, cfg, gammas)
+        keys = [sample_noise_keys(s.seed, names[i], k, s.antithetic) for i in group]
+        seeds, signs = [x for seed, _ in keys for x in seed], [x for _, sign in keys for x in sign]
+        x0 = sample_group(group_fn, cond, seeds, cfg, gammas, signs)
         x0 = (flip_samples(x0, k) if s.flips else x0).view(len(group), k, *cond.shape[-2:])
         for n, (i, st) in enumerate(zip(group, stats)):
             results[i] = denormalize(x0[n].cpu().numpy(), st)
@@ -172,11 +188,20 @@ def with_sampling(cfg: Config, **changes) -> Config:
     return cfg
 
 
-def mean_and_std(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return the posterior mean (2h, 2w) of K samples (K, 2h, 2w), and their std (None when K = 1)."""
+def mean_and_std(samples: np.ndarray, smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return the posterior mean (2h, 2w) of K samples (K, 2h, 2w), and their std (None when K = 1).
+
+    smoothing > 0 pools the K samples' variance over neighbouring pixels (a Gaussian of that
+    sigma, in output samples) before the square root: with K = 4 each pixel's own variance rests
+    on 3 degrees of freedom, too few for its tails, and the posterior spread varies slowly.
+    """
     samples = np.asarray(samples, dtype=np.float64)
-    std = samples.std(axis=0).astype(np.float32) if len(samples) > 1 else None
-    return samples.mean(axis=0).astype(np.float32), std
+    if len(samples) == 1:
+        return samples[0].astype(np.float32), None
+    variance = samples.var(axis=0)
+    if smoothing > 0:
+        variance = gaussian_filter(variance, smoothing, mode="reflect")
+    return samples.mean(axis=0).astype(np.float32), np.sqrt(variance).astype(np.float32)
 
 
 def trained_settings(cfg: Config, stored: Config) -> Config:
@@ -338,15 +363,16 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
 
 
 def write_prediction(stem_path: Path, samples: np.ndarray, save_samples: bool,
-                     transpose: bool = False) -> np.ndarray:
+                     transpose: bool = False, std_smoothing: float = 0.0) -> np.ndarray:
     """Write <stem>_pred.dat (mean) and, for K > 1, <stem>_std.dat and <stem>_sample0.dat; return the mean.
 
     Sample 0 is what a single-sample run gives (same seed), so eval.py can score one sample
     beside the mean; save_samples writes all K. stem_path: the output path without its
-    _pred.dat ending; samples (K, time, trace); transpose writes (trace, time) arrays.
+    _pred.dat ending; samples (K, time, trace); transpose writes (trace, time) arrays;
+    std_smoothing: mean_and_std's smoothing.
     """
     orient = (lambda a: a.T) if transpose else (lambda a: a)  # noqa: E731
-    mean, std = mean_and_std(samples)
+    mean, std = mean_and_std(samples, std_smoothing)
     write_dat(stem_path.with_name(stem_path.name + "_pred.dat"), orient(mean))
     if std is not None:
         write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(std))
@@ -377,7 +403,8 @@ def sample_test_set(cfg: Config, predict: Predict, out_dir: Path, part: str = "t
             results = predict([held.lr[i] for i in chunk], [held.stems[i] for i in chunk], bar.update,
                               [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk], weights)
             for i, samples in zip(chunk, results):
-                write_prediction(out_dir / held.stems[i], samples, cfg.sampling.save_samples)
+                write_prediction(out_dir / held.stems[i], samples, cfg.sampling.save_samples,
+                                 std_smoothing=cfg.sampling.std_smoothing)
             write_self_blend(out_dir, weights)
     shown = list(range(min(cfg.sampling.grid_files, len(paths))))
     preds = [read_dat(paths[i], cfg.data.hr_shape) for i in shown]
@@ -413,7 +440,8 @@ def field_output_paths(out_dir: Path, path: Path, shape: tuple[int, int], trace_
     return {"both": [dat, sgy], "segy": [sgy], "dat": [dat]}[segy_output]
 
 
-def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, save_samples: bool) -> None:
+def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, save_samples: bool,
+                          std_smoothing: float = 0.0) -> None:
     """Write <stem>_pred.sgy (mean), <stem>_std.sgy (K > 1) and optionally the samples with source's headers.
 
     samples: (K, 2 time, 2 trace) on the model's cell-centred grid; they are moved onto the
@@ -421,7 +449,7 @@ def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndar
     source.dt must be known: the files get half of it.
     """
     k = len(samples)
-    mean, std = mean_and_std(samples)
+    mean, std = mean_and_std(samples, std_smoothing)
     named = lambda ending: stem_path.with_name(stem_path.name + ending)  # noqa: E731
     write_segy_x2(named("_pred.sgy"), source, to_input_grid(mean),
                   f"X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF {k} SAMPLE(S) (sample.py)")
@@ -464,9 +492,10 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
             for out in outs:
                 stem_path = out.with_name(out.name[:-len("_pred" + out.suffix)])
                 if out.suffix == ".sgy":
-                    write_segy_prediction(stem_path, source, samples, cfg.sampling.save_samples)
+                    write_segy_prediction(stem_path, source, samples, cfg.sampling.save_samples, cfg.sampling.std_smoothing)
                 else:
-                    write_prediction(stem_path, samples, cfg.sampling.save_samples, transpose=not trace_major)
+                    write_prediction(stem_path, samples, cfg.sampling.save_samples, transpose=not trace_major,
+                                     std_smoothing=cfg.sampling.std_smoothing)
         except DataError as err:
             print(f"skipped {path.name}: {err}")
             skipped.append(str(err))
@@ -503,7 +532,8 @@ def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: l
         write_dat(out_dir / f"{path.stem}_input.dat", lr)
         (samples,) = predict([lr], [path.stem], sources=[str(path)], weights=weights)
         write_self_blend(out_dir, weights)
-        write_prediction(out_dir / path.stem, samples, cfg.sampling.save_samples)
+        write_prediction(out_dir / path.stem, samples, cfg.sampling.save_samples,
+                         std_smoothing=cfg.sampling.std_smoothing)
         record["sections"][path.stem] = {"file": path.name, **done, "trained_on": path.stem in trained_on}
     atomic_write_bytes(out_dir / "degradation.json", json.dumps(record, indent=1).encode())
     print(f"wrote {len(files)} round-trip predictions to {out_dir}; score them with eval.py eval.input=roundtrip")
@@ -587,9 +617,9 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "self_blend", "self_blend_bands", "steps",
-                                 "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance", "guidance_cutoff", "tile_size",
-                                 "tile_overlap", "segy_output")
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "self_blend",
+                                 "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
+                                 "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
 
 
 def prediction_settings(cfg: Config, step: int) -> dict:
@@ -648,6 +678,7 @@ def main(cfg: Config) -> None:
         if cfg.model.objective == "regression" else \
         f"{s.num_samples} sample(s) of {s.steps} {s.spacing}-spaced DDIM steps, eta {s.eta}, guidance {s.guidance}"
     how += ", each on a flipped input (sampling.flips)" if s.flips and s.num_samples > 1 else ""
+    how += ", in antithetic pairs (sampling.antithetic)" if s.antithetic and s.num_samples > 1 else ""
     how += (", pulled toward interpolation by a self-check (sampling.self_blend"
             + (f", {len(s.self_blend_bands) + 1} bands)" if s.self_blend_bands else ")")) if s.self_blend else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "

@@ -24,7 +24,7 @@ from datasets.heldout import load_heldout
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
 from diffusion.ddim import per_sample_noise, sample_ddim
 from diffusion.schedule import gamma_from_noise_input, make_schedule, noise_input, sampling_gammas
-from sample import chunked, file_seed, load_model, make_net_fn
+from sample import chunked, load_model, make_net_fn, sample_noise_keys
 from utils.config import Config
 from utils.metrics import compare_to_targets
 from utils.plots import plt
@@ -51,8 +51,8 @@ def x0_estimates(net_fn, lr: np.ndarray, name: str, cfg: Config, gammas: torch.T
         estimates.append(((x_t - (1 - gamma).sqrt() * eps) / gamma.sqrt())[:, 0].cpu().numpy())
         return eps
 
-    seeds = [file_seed(cfg.sampling.seed, name, j) for j in range(k)]
-    sample_ddim(recording, cond, gammas, eta=cfg.sampling.eta, randn=per_sample_noise(seeds, cond.device),
+    seeds, signs = sample_noise_keys(cfg.sampling.seed, name, k, cfg.sampling.antithetic)
+    sample_ddim(recording, cond, gammas, eta=cfg.sampling.eta, randn=per_sample_noise(seeds, cond.device, signs),
                 clip_x0=cfg.sampling.clip_x0)
     return denormalize(np.stack(estimates), stats)
 

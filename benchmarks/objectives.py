@@ -2,6 +2,7 @@
 
     python -m benchmarks.objectives --config configs/synthetic.yaml --runs diffusion=runs/A,regression=runs/B
         [--k 1,2,4,8] [--n-test 24] [--n-val 12] [--gen2 data/gen2] [--n-gen2 16] [--label NAME] [--out DIR]
+        [--std-smoothings 0,1,2,4]
 Each run folder holds a checkpoint trained by train.py (e.g. with train.max_minutes=20) on the
 same data. A diffusion run draws max(--k) samples per section once; the mean of K is the mean
 of the first K, which is exactly what sampling.num_samples=K gives (every sample has its own
@@ -23,7 +24,7 @@ from benchmarks.common import machine_info, markdown_table, output_dir, run_benc
 from benchmarks.transfer import second_generator_pairs
 from datasets.condition import upsample
 from datasets.heldout import load_heldout
-from sample import load_model, make_predictor, with_sampling
+from sample import load_model, make_predictor, mean_and_std, with_sampling
 from utils.config import Config
 from utils.metrics import calibration, compare_to_targets, fit_std_scale
 from utils.runtime import pick_device, seed_everything
@@ -37,6 +38,8 @@ def add_flags(parser) -> None:
     parser.add_argument("--gen2", default="data/gen2", help="second-generator pairs (written if empty)")
     parser.add_argument("--n-gen2", type=int, default=16)
     parser.add_argument("--label", default="objectives", help="names the output files")
+    parser.add_argument("--std-smoothings", default="", help="also score the calibration with these "
+                        "sampling.std_smoothing values, e.g. 0,1,2,4 (same samples)")
 
 
 def draw(predict, lrs: list, names: list[str]) -> list[np.ndarray]:
@@ -45,24 +48,35 @@ def draw(predict, lrs: list, names: list[str]) -> list[np.ndarray]:
         return predict(lrs, names)
 
 
-def score_samples(names, hrs, lrs, samples, ks, val=None) -> dict:
-    """Return per K: metrics of the mean of the first K samples (and of sample 0), calibration for K >= 2."""
+def score_samples(names, hrs, lrs, samples, ks, val=None, std_smoothing: float = 0.0,
+                  other_smoothings: tuple[float, ...] = ()) -> dict:
+    """Return per K: metrics of the mean of the first K samples (and of sample 0), calibration for K >= 2.
+
+    The calibration uses the std that sample.py writes with std_smoothing; other_smoothings adds
+    the calibrations under each of those values, under "by_std_smoothing".
+    """
     bicubic = [upsample(x, "bicubic").numpy() for x in lrs]
     out = {"bicubic": compare_to_targets(names, hrs, {"pred": bicubic})["pred"]}
     for k in ks:
         if k > len(samples[0]):
             continue
-        means = [s[:k].mean(axis=0) for s in samples]
+        means = [mean_and_std(s[:k])[0] for s in samples]  # what sample.py writes for K samples
         entry = {"metrics": compare_to_targets(names, hrs, {"pred": means})["pred"]}
         if k >= 2:
-            stds = [s[:k].std(axis=0) for s in samples]
-            entry["calibration_raw"] = calibration(hrs, means, stds)
-            if val is not None:
-                val_hrs, val_samples = val
-                scale = fit_std_scale(val_hrs, [s[:k].mean(axis=0) for s in val_samples],
-                                      [s[:k].std(axis=0) for s in val_samples])
-                entry["calibration_recalibrated"] = calibration(hrs, means, stds, scale)
+            entry.update(calibrations(hrs, samples, k, val, std_smoothing))
+            entry["by_std_smoothing"] = {f"{v:g}": calibrations(hrs, samples, k, val, v) for v in other_smoothings}
         out[f"K={k}"] = entry
+    return out
+
+
+def calibrations(hrs, samples, k: int, val, smoothing: float) -> dict:
+    """Return the raw calibration of the first k samples' std and, given validation pairs, the recalibrated one."""
+    means, stds = zip(*[mean_and_std(s[:k], smoothing) for s in samples])
+    out = {"calibration_raw": calibration(hrs, means, stds)}
+    if val is not None:
+        val_hrs, val_samples = val
+        scale = fit_std_scale(val_hrs, *zip(*[mean_and_std(s[:k], smoothing) for s in val_samples]))
+        out["calibration_recalibrated"] = calibration(hrs, means, stds, scale)
     return out
 
 
@@ -79,6 +93,8 @@ def main(cfg: Config, bench_args) -> None:
         mcfg = model.cfg
         regression = mcfg.model.objective == "regression"
         k_max = 1 if regression and not mcfg.sampling.flips else max(ks)  # flips: K regression passes differ
+        smoothing = mcfg.sampling.std_smoothing
+        others = tuple(float(v) for v in bench_args.std_smoothings.split(",") if v.strip())
         test = load_heldout(mcfg, "test", bench_args.n_test)
         val = load_heldout(mcfg, "val", bench_args.n_val)
         gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, mcfg.data.hr_shape)
@@ -96,9 +112,9 @@ def main(cfg: Config, bench_args) -> None:
                  "k_max": k_max, "s_per_image_k": t_k / 4, "s_per_image_1": t_1 / 4,
                  "cost_of_k_vs_k_singles": t_k / (k_max * t_1),
                  "test": score_samples(test.stems, test.hr, test.lr, test_samples, ks,
-                                       (val.hr, val_samples) if val_samples else None),
+                                       (val.hr, val_samples) if val_samples else None, smoothing, others),
                  "second_generator": score_samples(gen2[0], gen2[2], gen2[1], gen2_samples, ks,
-                                                   (val.hr, val_samples) if val_samples else None),
+                                                   (val.hr, val_samples) if val_samples else None, smoothing, others),
                  "seconds": time.perf_counter() - start}
         results[label] = entry
         print(f"{label}: step {model.step}, {entry['seconds']:.0f} s, K={k_max} costs "

@@ -12,16 +12,20 @@ NoiseSource = Callable[[tuple[int, ...]], torch.Tensor]
 X0Transform = Callable[[torch.Tensor, float], torch.Tensor]  # (x0_hat, gamma) -> corrected x0_hat
 
 
-def per_sample_noise(seeds: list[int], device: torch.device | str = "cpu") -> NoiseSource:
+def per_sample_noise(seeds: list[int], device: torch.device | str = "cpu",
+                     signs: list[float] | None = None) -> NoiseSource:
     """Return a noise source whose item i is drawn from its own generator seeded with seeds[i].
 
-    A sample therefore never depends on which other samples share its batch.
+    A sample therefore never depends on which other samples share its batch. signs[i] = -1
+    negates item i's noise: two items with one seed and opposite signs are an antithetic pair.
     """
     generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+    signs = [1.0] * len(seeds) if signs is None else [float(v) for v in signs]
 
     def randn(shape: tuple[int, ...]) -> torch.Tensor:
         assert shape[0] == len(generators), "one seed per batch item"
-        return torch.stack([torch.randn(shape[1:], generator=g, device=device) for g in generators])
+        return torch.stack([v * torch.randn(shape[1:], generator=g, device=device)
+                            for g, v in zip(generators, signs)])
 
     return randn
 

@@ -169,11 +169,16 @@ def test_early_mean_ends_on_the_samples_that_sample_py_writes(trained_tiny, tmp_
 def test_objectives(trained_tiny, tmp_path, tiny_cfg):
     out = tmp_path / "bench"
     argv = trained_tiny + ["--runs", f"tiny={tiny_cfg.run.dir}", "--k", "1,2", "--n-test", "2", "--n-val", "2",
-                           "--gen2", str(tmp_path / "gen2"), "--n-gen2", "2", "--out", str(out)]
+                           "--gen2", str(tmp_path / "gen2"), "--n-gen2", "2", "--out", str(out),
+                           "--std-smoothings", "0,2", "sampling.std_smoothing=2"]
     assert run(objectives, argv) == 0
     entry = json.loads((out / "objectives.json").read_text())["runs"]["tiny"]
     assert entry["k_max"] == 2 and set(entry["test"]) == {"bicubic", "K=1", "K=2"}
     assert "calibration_recalibrated" in entry["test"]["K=2"] and "calibration_raw" not in entry["test"]["K=1"]
+    # the std sample.py writes (its std_smoothing) is the one scored; --std-smoothings adds others from the same samples
+    by = entry["test"]["K=2"]["by_std_smoothing"]
+    assert set(by) == {"0", "2"} and by["2"]["calibration_raw"] == entry["test"]["K=2"]["calibration_raw"]
+    assert by["0"]["calibration_raw"]["coverage"] != by["2"]["calibration_raw"]["coverage"]
 
 
 def test_transfer_summary_counts_wins_per_recipe_and_merges_files(tmp_path, capsys):

@@ -153,3 +153,12 @@ def test_snr_floor_above_the_cap_raises_naming_the_key():
     with pytest.raises(ConfigError, match=r"diffusion\.snr_floor"):
         load_config(None, ["diffusion.min_snr=5", "diffusion.snr_floor=10"])
     assert load_config(None, ["diffusion.snr_floor=10"]).diffusion.snr_floor == 10.0, "no cap: any floor"
+
+
+@pytest.mark.parametrize("overrides,key", [(["sampling.antithetic=true", "sampling.num_samples=3"], "sampling.num_samples"),
+                                           (["sampling.antithetic=true", "sampling.flips=true"], "sampling.antithetic")])
+def test_antithetic_pairs_need_even_k_and_no_flips(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, overrides)
+    for fine in (["sampling.antithetic=true", "sampling.num_samples=1"], ["sampling.antithetic=true", "sampling.num_samples=4"]):
+        assert load_config(None, fine).sampling.antithetic

@@ -10,7 +10,7 @@ from diffusion.schedule import gamma_from_noise_input, sampling_gammas
 from diffusion.tiling import blend_window, tile_starts, tiled
 from datasets.condition import upsample
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
-from sample import file_seed, flip_samples, make_net_fn, mean_and_std, super_resolve, with_sampling
+from sample import file_seed, flip_samples, make_net_fn, mean_and_std, sample_noise_keys, super_resolve, with_sampling
 from tests.conftest import linear_alpha_bar, oracle_for, randomise_zero_init, tiny_unet
 from utils.config import load_config
 
@@ -271,6 +271,21 @@ def test_mean_and_std_of_samples():
     assert mean_and_std(samples[:1])[1] is None
 
 
+def test_std_smoothing_pools_the_variance_of_neighbouring_pixels():
+    rng = np.random.default_rng(0)
+    truth = np.linspace(1, 3, 32)[None, :]  # the spread grows across the section
+    samples = (rng.standard_normal((4, 32, 32)) * truth).astype(np.float32)
+    mean, raw = mean_and_std(samples)
+    smooth_mean, smooth = mean_and_std(samples, 2.0)
+    np.testing.assert_array_equal(smooth_mean, mean)  # only the std is pooled
+    assert smooth.shape == raw.shape and (smooth > 0).all()
+    np.testing.assert_allclose((smooth ** 2).mean(), (raw ** 2).mean(), rtol=0.05)  # pooling keeps the variance level
+    assert (smooth / truth).std() < 0.5 * (raw / truth).std(), "pooled std scatters less around the true spread"
+    assert smooth[:, -4:].mean() > 2 * smooth[:, :4].mean(), "and still follows the spread across the section"
+    constant = np.stack([np.full((8, 8), v, np.float32) for v in (0.0, 2.0)])
+    np.testing.assert_allclose(mean_and_std(constant, 3.0)[1], 1.0, rtol=1e-6)  # a uniform spread is unchanged
+
+
 # ---------------------------------------------------------------- targets and objectives
 
 def test_residual_target_with_an_oracle_gives_back_x0(data_cfg, gammas):
@@ -360,3 +375,46 @@ def test_flips_keep_sample_zero_and_vary_the_others(net_fn, data_cfg, gammas):
     for p, f in zip(plain, flipped):
         np.testing.assert_allclose(f[0], p[0], rtol=0, atol=1e-5)  # sample 0 is never flipped: K = 1 is unchanged
         assert np.abs(f[1] - p[1]).max() > 1e-3 and np.abs(f[2] - p[2]).max() > 1e-3
+
+
+# ---------------------------------------------------------------- antithetic pairs (sampling.antithetic)
+
+def affine_sampler_net(x_t, cond, s):
+    """An eps prediction whose x0 estimate is affine in (x_t, cond): every DDIM sample is then affine in its noise."""
+    g = gamma_from_noise_input(s).float().view(-1, 1, 1, 1)
+    x0_hat = 0.5 * cond + 0.3 * x_t
+    return (x_t - g.sqrt() * x0_hat) / (1 - g).sqrt()
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_antithetic_pair_mean_is_the_noise_free_answer_of_an_affine_sampler(data_cfg, gammas, eta):
+    """For a sampler affine in its noise, a pair's mean cancels the noise exactly, whatever the seed;
+    the mean of two independent samples does not."""
+    lr = sections(1, h=12, w=10)[0]
+
+    def pair(seed, antithetic):
+        run = with_sampling(data_cfg, eta=eta, clip_x0=0.0, seed=seed, batch_size=8, tile_size=0, num_samples=2,
+                            antithetic=antithetic)
+        (samples,) = super_resolve(affine_sampler_net, [lr], ["a"], run, gammas, CPU)
+        return samples
+
+    first, second = pair(0, True), pair(5, True)
+    spread = np.abs(first[0] - first[1]).max()
+    assert spread > 0.01, "the noise matters to each sample"
+    np.testing.assert_allclose(first.mean(axis=0), second.mean(axis=0), rtol=0, atol=1e-4 * spread)
+    independent = pair(0, False), pair(5, False)
+    assert np.abs(independent[0].mean(axis=0) - independent[1].mean(axis=0)).max() > 0.05 * spread
+
+
+def test_antithetic_keeps_sample_zero_and_replays_its_noise_negated(net_fn, data_cfg, gammas):
+    lrs = sections(2)
+    plain = predict(net_fn, data_cfg, gammas, lrs, ["a", "b"], batch=8, k=4)
+    run = with_sampling(data_cfg, eta=1.0, clip_x0=0.0, seed=0, batch_size=8, tile_size=0, num_samples=4, antithetic=True)
+    paired = super_resolve(net_fn, lrs, ["a", "b"], run, gammas, CPU)
+    for p, a in zip(plain, paired):
+        np.testing.assert_allclose(a[0], p[0], rtol=0, atol=1e-5)  # K = 1 is unchanged
+        np.testing.assert_allclose(a[2], p[2], rtol=0, atol=1e-5)  # even samples keep their own seeds
+        assert np.abs(a[1] - p[1]).max() > 1e-3 and np.abs(a[3] - p[3]).max() > 1e-3
+    seeds, signs = sample_noise_keys(0, "a", 4, True)
+    assert seeds[1] == seeds[0] and seeds[3] == seeds[2] and seeds[0] != seeds[2] and signs == [1, -1, 1, -1]
+    assert sample_noise_keys(0, "a", 4, False) == ([file_seed(0, "a", j) for j in range(4)], [1.0] * 4)

@@ -305,3 +305,10 @@ def test_ddim_step_eta1_matches_ddpm_posterior_empirically(t):
     # 5 standard errors of the sample mean and of the sample variance
     assert abs(draws.mean().item() - mean) < 5 * math.sqrt(var / n)
     assert abs(draws.var().item() / var - 1) < 5 * math.sqrt(2 / n)
+
+
+def test_per_sample_noise_signs_negate_an_item():
+    plain = per_sample_noise([3, 3])((2, 1, 4, 4))
+    paired = per_sample_noise([3, 3], signs=[1, -1])((2, 1, 4, 4))
+    torch.testing.assert_close(paired[0], plain[0])
+    torch.testing.assert_close(paired[1], -plain[1])
