@@ -69,8 +69,8 @@ def file_seed(base_seed: int, name: str, sample: int = 0) -> int:
 def sample_noise_keys(base_seed: int, name: str, k: int, antithetic: bool) -> tuple[list[int], list[float]]:
     """Return the seeds and signs of a file's K samples (per_sample_noise).
 
-    Antithetic: odd sample j replays sample j - 1's noise negated. With eta = 0 a sample is a
-    function F of its starting noise, and the pair's mean is the even part of F: its linear part,
+    Antithetic: odd sample j replays sample j - 1's noise negated. A sample is a function F of
+    its noise (the start, and every step's with eta > 0), and the pair's mean is the even part of F: its linear part,
     which carries much of the spread between samples, cancels, so the mean of K is closer to the
     mean of many. Each sample alone is still an exact draw of the sampler (noise -> -noise keeps
     N(0, I)), so K = 1 and sample 0 are unchanged.
