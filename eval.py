@@ -5,7 +5,7 @@
                           -> run.dir/eval/metrics.json, run.dir/eval/spectra.png
     eval.input=roundtrip  run.dir/roundtrip/ from `sample.py sampling.input=roundtrip`, scored
                           against the original field sections -> run.dir/roundtrip/metrics.json,
-                          run.dir/roundtrip/roundtrip.png
+                          run.dir/roundtrip/roundtrip.png (and reliability.png when K > 1 wrote std maps)
 This is the only script that writes a metrics file; the notebooks draw the same rows through
 `test_rows` and `roundtrip_rows`.
 """
@@ -94,9 +94,9 @@ def test_rows(cfg: Config) -> list[dict]:
 
 
 def format_calibration(calib: dict) -> str:
-    """Return lines of observed vs Gaussian coverage of mean +- z std, raw and recalibrated."""
+    """Return lines of observed vs Gaussian coverage of mean +- z std, raw and recalibrated (or leave-one-out)."""
     lines = []
-    for kind in ("raw", "recalibrated"):
+    for kind in ("raw", "recalibrated", "leave_one_out"):
         if kind in calib:
             c = calib[kind]
             cells = ", ".join(f"{z} std {100 * c['coverage'][z]:.1f} % (Gaussian {100 * c['nominal'][z]:.1f})"
@@ -162,7 +162,46 @@ def score_roundtrip(cfg: Config) -> tuple[dict, list[dict]]:
     result["consistency"] = {r["name"]: r["consistency"] for r in rows}
     for r in rows:
         r["metrics"] = result[r["group"].replace(" ", "_")]["files"].get(r["name"])
+    calibrated = calibrate_roundtrip_std(rows)
+    if calibrated:
+        result["calibration"] = calibrated
     return result, rows
+
+
+def calibrate_roundtrip_std(rows: list[dict]) -> dict:
+    """Return the std maps' calibration on the held-out round-trip sections ({} without std maps).
+
+    raw: coverage pooled over their pixels. leave_one_out: each section's std scaled by the one scalar
+    (fit_std_scale) fitted on the other held-out sections, never on itself, then pooled: how well
+    a scale learnt on some real sections carries to another. per_section: raw coverage at 1 and 2
+    std and that section's leave-one-out scale.
+    """
+    held = [r for r in rows if r["group"] == "held out" and r["std"] is not None and r["metrics"]]
+    if not held:
+        return {}
+    pick = lambda key, part: [r[key] for r in part]  # noqa: E731
+    out = {"raw": calibration(pick("original", held), pick("pred", held), pick("std", held)), "per_section": {}}
+    scales = {}
+    if len(held) >= 2:
+        for r in held:
+            others = [o for o in held if o is not r]
+            scales[r["name"]] = fit_std_scale(pick("original", others), pick("pred", others), pick("std", others))
+        out["leave_one_out"] = calibration(pick("original", held), pick("pred", held),
+                                           [r["std"] * scales[r["name"]] for r in held])
+        out["leave_one_out"]["scale"] = float(np.median(list(scales.values())))
+        out["leave_one_out"]["fitted_on"] = "the other held-out sections, one scale per section (scale: their median)"
+    for r in held:
+        c = calibration([r["original"]], [r["pred"]], [r["std"]])
+        out["per_section"][r["name"]] = {"coverage_raw": c["coverage"], "spearman_std_abs_error": c["spearman_std_abs_error"],
+                                         "leave_one_out_scale": scales.get(r["name"])}
+    # Sections come in their own units, so a rank correlation over all their pixels would mostly
+    # rank the sections by amplitude: report the median of each section's own instead.
+    within = float(np.median([v["spearman_std_abs_error"] for v in out["per_section"].values()]))
+    for kind in ("raw", "leave_one_out"):
+        if kind in out:
+            out[kind]["spearman_std_abs_error"] = within
+            out[kind]["spearman_note"] = "median over the sections of each section's own rank correlation"
+    return out
 
 
 def format_roundtrip(result: dict, rows: list[dict]) -> str:
@@ -203,6 +242,10 @@ def main_roundtrip(cfg: Config) -> None:
                                                      for name, w in sorted(result["self_blend"].items()))
     plot_roundtrip(rows, cfg.eval.max_freq, folder / "roundtrip.png", title)
     print(format_roundtrip(result, rows))
+    if "calibration" in result:
+        curves = {k: v for k, v in result["calibration"].items() if k in ("raw", "leave_one_out")}
+        plot_reliability(curves, folder / "reliability.png", f"std maps of {cfg.run.dir}, held-out round-trip sections")
+        print(format_calibration(result["calibration"]))
     print(f"wrote {folder / 'metrics.json'} and {folder / 'roundtrip.png'}")
 
 

@@ -188,20 +188,49 @@ def with_sampling(cfg: Config, **changes) -> Config:
     return cfg
 
 
-def mean_and_std(samples: np.ndarray, smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return the posterior mean (2h, 2w) of K samples (K, 2h, 2w), and their std (None when K = 1).
+def match_time_spectrum(mean: np.ndarray, samples: np.ndarray, strength: float) -> np.ndarray:
+    """Return mean (time, trace) filtered along time toward the K samples' (K, time, trace) spectrum.
 
-    smoothing > 0 pools the K samples' variance over neighbouring pixels (a Gaussian of that
-    sigma, in output samples) before the square root: with K = 4 each pixel's own variance rests
-    on 3 degrees of freedom, too few for its tails, and the posterior spread varies slowly.
+    One zero-phase gain per time frequency, the same for every trace: the ratio of the samples'
+    average amplitude spectrum (mean |FFT| over traces, as utils.metrics measures it) to the
+    mean's, raised to `strength`: 0 leaves the mean alone, 1 gives it the samples' spectrum, 0.5
+    goes half way in dB. Averaging samples cancels every detail they disagree on, so the mean's
+    spectrum falls below the samples' (never above: |mean of FFTs| <= mean of |FFT|s), most where
+    the model is least sure; the gain puts that energy back in the mean's own phase.
+    """
+    if strength == 0 or len(samples) < 2:
+        return mean
+    spectrum = lambda x: np.abs(np.fft.rfft(x, axis=-2)).mean(axis=-1)  # noqa: E731
+    of_samples, of_mean = spectrum(samples).mean(axis=0), spectrum(mean)
+    ratio = np.where(of_mean > 1e-12 * max(of_samples.max(), 1e-300), of_samples / np.maximum(of_mean, 1e-300), 1.0)
+    gain = np.maximum(ratio, 1.0) ** strength
+    return np.fft.irfft(np.fft.rfft(mean, axis=0) * gain[:, None], n=mean.shape[0], axis=0)
+
+
+def mean_and_std(samples: np.ndarray, smoothing: float = 0.0,
+                 spectral_match: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return the prediction (2h, 2w) from K samples (K, 2h, 2w), and their std (None when K = 1).
+
+    The prediction is the samples' mean, its time spectrum moved toward theirs by spectral_match
+    (match_time_spectrum; 0: the plain mean). The std is the samples' spread about their plain
+    mean; smoothing > 0 pools their variance over neighbouring pixels (a Gaussian of that sigma,
+    in output samples) before the square root: with K = 4 each pixel's own variance rests on 3
+    degrees of freedom, too few for its tails, and the posterior spread varies slowly.
     """
     samples = np.asarray(samples, dtype=np.float64)
     if len(samples) == 1:
         return samples[0].astype(np.float32), None
+    mean = samples.mean(axis=0)
     variance = samples.var(axis=0)
     if smoothing > 0:
         variance = gaussian_filter(variance, smoothing, mode="reflect")
-    return samples.mean(axis=0).astype(np.float32), np.sqrt(variance).astype(np.float32)
+    prediction = match_time_spectrum(mean, samples, spectral_match)
+    return prediction.astype(np.float32), np.sqrt(variance).astype(np.float32)
+
+
+def combined(samples: np.ndarray, s) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return mean_and_std of K samples under the sampling settings s (std_smoothing, spectral_match)."""
+    return mean_and_std(samples, s.std_smoothing, s.spectral_match)
 
 
 def trained_settings(cfg: Config, stored: Config) -> Config:
@@ -348,7 +377,7 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
     out = []
     for x, y, check, k_samples, name in zip(sections, coarser, checks, samples, names):
         back = upsample(y, mode).numpy()
-        target, check_mean = x[:back.shape[0], :back.shape[1]], mean_and_std(check)[0]
+        target, check_mean = x[:back.shape[0], :back.shape[1]], combined(check, cfg.sampling)[0]
         interpolated = upsample(x, mode).numpy()
         if edges:
             w = band_blend_weights(target, check_mean, back, band_edge(y), edges)
@@ -362,21 +391,20 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
     return out
 
 
-def write_prediction(stem_path: Path, samples: np.ndarray, save_samples: bool,
-                     transpose: bool = False, std_smoothing: float = 0.0) -> np.ndarray:
+def write_prediction(stem_path: Path, samples: np.ndarray, s, transpose: bool = False) -> np.ndarray:
     """Write <stem>_pred.dat (mean) and, for K > 1, <stem>_std.dat and <stem>_sample0.dat; return the mean.
 
     Sample 0 is what a single-sample run gives (same seed), so eval.py can score one sample
-    beside the mean; save_samples writes all K. stem_path: the output path without its
-    _pred.dat ending; samples (K, time, trace); transpose writes (trace, time) arrays;
-    std_smoothing: mean_and_std's smoothing.
+    beside the mean; s.save_samples writes all K. stem_path: the output path without its
+    _pred.dat ending; samples (K, time, trace); s: the sampling settings (`combined`);
+    transpose writes (trace, time) arrays.
     """
     orient = (lambda a: a.T) if transpose else (lambda a: a)  # noqa: E731
-    mean, std = mean_and_std(samples, std_smoothing)
+    mean, std = combined(samples, s)
     write_dat(stem_path.with_name(stem_path.name + "_pred.dat"), orient(mean))
     if std is not None:
         write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(std))
-    for k in range(len(samples) if save_samples else int(std is not None)):
+    for k in range(len(samples) if s.save_samples else int(std is not None)):
         write_dat(stem_path.with_name(f"{stem_path.name}_sample{k}.dat"), orient(samples[k]))
     return mean
 
@@ -403,8 +431,7 @@ def sample_test_set(cfg: Config, predict: Predict, out_dir: Path, part: str = "t
             results = predict([held.lr[i] for i in chunk], [held.stems[i] for i in chunk], bar.update,
                               [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk], weights)
             for i, samples in zip(chunk, results):
-                write_prediction(out_dir / held.stems[i], samples, cfg.sampling.save_samples,
-                                 std_smoothing=cfg.sampling.std_smoothing)
+                write_prediction(out_dir / held.stems[i], samples, cfg.sampling)
             write_self_blend(out_dir, weights)
     shown = list(range(min(cfg.sampling.grid_files, len(paths))))
     preds = [read_dat(paths[i], cfg.data.hr_shape) for i in shown]
@@ -440,23 +467,22 @@ def field_output_paths(out_dir: Path, path: Path, shape: tuple[int, int], trace_
     return {"both": [dat, sgy], "segy": [sgy], "dat": [dat]}[segy_output]
 
 
-def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, save_samples: bool,
-                          std_smoothing: float = 0.0) -> None:
+def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, s) -> None:
     """Write <stem>_pred.sgy (mean), <stem>_std.sgy (K > 1) and optionally the samples with source's headers.
 
     samples: (K, 2 time, 2 trace) on the model's cell-centred grid; they are moved onto the
     input's grid first (to_input_grid: output sample 2i at input sample i, trace 2j = input trace j).
-    source.dt must be known: the files get half of it.
+    source.dt must be known: the files get half of it. s: the sampling settings (`combined`).
     """
     k = len(samples)
-    mean, std = mean_and_std(samples, std_smoothing)
+    mean, std = combined(samples, s)
     named = lambda ending: stem_path.with_name(stem_path.name + ending)  # noqa: E731
     write_segy_x2(named("_pred.sgy"), source, to_input_grid(mean),
                   f"X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF {k} SAMPLE(S) (sample.py)")
     if std is not None:  # the half-sample shift may ring slightly below 0: a std is not negative
         write_segy_x2(named("_std.sgy"), source, np.maximum(to_input_grid(std), 0),
                       f"STD OF {k} SAMPLES OF THE X2 SUPER-RESOLVED LINE (sample.py)")
-    if save_samples:
+    if s.save_samples:
         for j, sample in enumerate(samples):
             write_segy_x2(named(f"_sample{j}.sgy"), source, to_input_grid(sample),
                           f"X2 SUPER-RESOLVED IN TIME AND TRACES, SAMPLE {j} OF {k} (sample.py)")
@@ -492,10 +518,9 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
             for out in outs:
                 stem_path = out.with_name(out.name[:-len("_pred" + out.suffix)])
                 if out.suffix == ".sgy":
-                    write_segy_prediction(stem_path, source, samples, cfg.sampling.save_samples, cfg.sampling.std_smoothing)
+                    write_segy_prediction(stem_path, source, samples, cfg.sampling)
                 else:
-                    write_prediction(stem_path, samples, cfg.sampling.save_samples, transpose=not trace_major,
-                                     std_smoothing=cfg.sampling.std_smoothing)
+                    write_prediction(stem_path, samples, cfg.sampling, transpose=not trace_major)
         except DataError as err:
             print(f"skipped {path.name}: {err}")
             skipped.append(str(err))
@@ -532,8 +557,7 @@ def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: l
         write_dat(out_dir / f"{path.stem}_input.dat", lr)
         (samples,) = predict([lr], [path.stem], sources=[str(path)], weights=weights)
         write_self_blend(out_dir, weights)
-        write_prediction(out_dir / path.stem, samples, cfg.sampling.save_samples,
-                         std_smoothing=cfg.sampling.std_smoothing)
+        write_prediction(out_dir / path.stem, samples, cfg.sampling)
         record["sections"][path.stem] = {"file": path.name, **done, "trained_on": path.stem in trained_on}
     atomic_write_bytes(out_dir / "degradation.json", json.dumps(record, indent=1).encode())
     print(f"wrote {len(files)} round-trip predictions to {out_dir}; score them with eval.py eval.input=roundtrip")
@@ -617,7 +641,7 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "self_blend",
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
 

@@ -2,12 +2,14 @@
 
     python -m benchmarks.objectives --config configs/synthetic.yaml --runs diffusion=runs/A,regression=runs/B
         [--k 1,2,4,8] [--n-test 24] [--n-val 12] [--gen2 data/gen2] [--n-gen2 16] [--label NAME] [--out DIR]
-        [--std-smoothings 0,1,2,4]
+        [--std-smoothings 0,1,2,4] [--spectral-matches 0,0.5,1]
 Each run folder holds a checkpoint trained by train.py (e.g. with train.max_minutes=20) on the
 same data. A diffusion run draws max(--k) samples per section once; the mean of K is the mean
 of the first K, which is exactly what sampling.num_samples=K gives (every sample has its own
-seed). The std calibration of K samples is scored raw and with one scale fitted on --n-val
-validation pairs, never on the test pairs, and applied unchanged to the second generator.
+seed), shaped by sampling.spectral_match as sample.py does. The std calibration of K samples
+is scored raw and with one scale fitted on --n-val validation pairs, never on the test pairs,
+and applied unchanged to the second generator; the validation pairs' own metrics are reported
+too, for choosing settings there rather than on test.
 Timing: seconds per image for K samples and for one, on the first 4 test images, so the cost
 of K samples can be compared with K single runs. Every figure comes from utils.metrics.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ from benchmarks.common import machine_info, markdown_table, output_dir, run_benc
 from benchmarks.transfer import second_generator_pairs
 from datasets.condition import upsample
 from datasets.heldout import load_heldout
-from sample import load_model, make_predictor, mean_and_std, with_sampling
+from sample import combined, load_model, make_predictor, with_sampling
 from utils.config import Config
 from utils.metrics import calibration, compare_to_targets, fit_std_scale
 from utils.runtime import pick_device, seed_everything
@@ -40,6 +43,8 @@ def add_flags(parser) -> None:
     parser.add_argument("--label", default="objectives", help="names the output files")
     parser.add_argument("--std-smoothings", default="", help="also score the calibration with these "
                         "sampling.std_smoothing values, e.g. 0,1,2,4 (same samples)")
+    parser.add_argument("--spectral-matches", default="", help="also score the mean of K under these "
+                        "sampling.spectral_match values, e.g. 0,0.5,1 (same samples)")
 
 
 def draw(predict, lrs: list, names: list[str]) -> list[np.ndarray]:
@@ -48,34 +53,39 @@ def draw(predict, lrs: list, names: list[str]) -> list[np.ndarray]:
         return predict(lrs, names)
 
 
-def score_samples(names, hrs, lrs, samples, ks, val=None, std_smoothing: float = 0.0,
-                  other_smoothings: tuple[float, ...] = ()) -> dict:
-    """Return per K: metrics of the mean of the first K samples (and of sample 0), calibration for K >= 2.
+def score_samples(names, hrs, lrs, samples, ks, sampling, val=None, other_smoothings: tuple[float, ...] = (),
+                  other_matches: tuple[float, ...] = ()) -> dict:
+    """Return per K: metrics of the prediction from the first K samples (and of sample 0), calibration for K >= 2.
 
-    The calibration uses the std that sample.py writes with std_smoothing; other_smoothings adds
-    the calibrations under each of those values, under "by_std_smoothing".
+    The prediction and std are what sample.py writes under the sampling settings (sample.combined);
+    other_smoothings adds the calibrations under each of those std_smoothing values
+    ("by_std_smoothing"), other_matches the metrics under those spectral_match values ("by_spectral_match").
     """
     bicubic = [upsample(x, "bicubic").numpy() for x in lrs]
     out = {"bicubic": compare_to_targets(names, hrs, {"pred": bicubic})["pred"]}
     for k in ks:
         if k > len(samples[0]):
             continue
-        means = [mean_and_std(s[:k])[0] for s in samples]  # what sample.py writes for K samples
+        means = [combined(s[:k], sampling)[0] for s in samples]
         entry = {"metrics": compare_to_targets(names, hrs, {"pred": means})["pred"]}
         if k >= 2:
-            entry.update(calibrations(hrs, samples, k, val, std_smoothing))
-            entry["by_std_smoothing"] = {f"{v:g}": calibrations(hrs, samples, k, val, v) for v in other_smoothings}
+            entry.update(calibrations(hrs, samples, k, val, sampling))
+            entry["by_std_smoothing"] = {f"{v:g}": calibrations(hrs, samples, k, val, replace(sampling, std_smoothing=v))
+                                         for v in other_smoothings}
+            entry["by_spectral_match"] = {
+                f"{v:g}": compare_to_targets(names, hrs, {"pred": [combined(s[:k], replace(sampling, spectral_match=v))[0]
+                                                                   for s in samples]})["pred"] for v in other_matches}
         out[f"K={k}"] = entry
     return out
 
 
-def calibrations(hrs, samples, k: int, val, smoothing: float) -> dict:
+def calibrations(hrs, samples, k: int, val, sampling) -> dict:
     """Return the raw calibration of the first k samples' std and, given validation pairs, the recalibrated one."""
-    means, stds = zip(*[mean_and_std(s[:k], smoothing) for s in samples])
+    means, stds = zip(*[combined(s[:k], sampling) for s in samples])
     out = {"calibration_raw": calibration(hrs, means, stds)}
     if val is not None:
         val_hrs, val_samples = val
-        scale = fit_std_scale(val_hrs, *zip(*[mean_and_std(s[:k], smoothing) for s in val_samples]))
+        scale = fit_std_scale(val_hrs, *zip(*[combined(s[:k], sampling) for s in val_samples]))
         out["calibration_recalibrated"] = calibration(hrs, means, stds, scale)
     return out
 
@@ -93,8 +103,8 @@ def main(cfg: Config, bench_args) -> None:
         mcfg = model.cfg
         regression = mcfg.model.objective == "regression"
         k_max = 1 if regression and not mcfg.sampling.flips else max(ks)  # flips: K regression passes differ
-        smoothing = mcfg.sampling.std_smoothing
-        others = tuple(float(v) for v in bench_args.std_smoothings.split(",") if v.strip())
+        smoothings = tuple(float(v) for v in bench_args.std_smoothings.split(",") if v.strip())
+        matches = tuple(float(v) for v in bench_args.spectral_matches.split(",") if v.strip())
         test = load_heldout(mcfg, "test", bench_args.n_test)
         val = load_heldout(mcfg, "val", bench_args.n_val)
         gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, mcfg.data.hr_shape)
@@ -111,10 +121,12 @@ def main(cfg: Config, bench_args) -> None:
         entry = {"step": model.step, "objective": mcfg.model.objective, "target": mcfg.diffusion.target,
                  "k_max": k_max, "s_per_image_k": t_k / 4, "s_per_image_1": t_1 / 4,
                  "cost_of_k_vs_k_singles": t_k / (k_max * t_1),
-                 "test": score_samples(test.stems, test.hr, test.lr, test_samples, ks,
-                                       (val.hr, val_samples) if val_samples else None, smoothing, others),
-                 "second_generator": score_samples(gen2[0], gen2[2], gen2[1], gen2_samples, ks,
-                                                   (val.hr, val_samples) if val_samples else None, smoothing, others),
+                 "test": score_samples(test.stems, test.hr, test.lr, test_samples, ks, mcfg.sampling,
+                                       (val.hr, val_samples) if val_samples else None, smoothings, matches),
+                 "validation": score_samples(val.stems, val.hr, val.lr, val_samples or draw(predict_k, val.lr, val.stems),
+                                             ks, mcfg.sampling, None, (), matches),
+                 "second_generator": score_samples(gen2[0], gen2[2], gen2[1], gen2_samples, ks, mcfg.sampling,
+                                                   (val.hr, val_samples) if val_samples else None, smoothings, matches),
                  "seconds": time.perf_counter() - start}
         results[label] = entry
         print(f"{label}: step {model.step}, {entry['seconds']:.0f} s, K={k_max} costs "
@@ -126,7 +138,7 @@ def main(cfg: Config, bench_args) -> None:
 
 
 def table(results: dict) -> tuple[list[str], list[list]]:
-    """Return headers and rows: one row per run and K, test and second generator side by side."""
+    """Return headers and rows: one row per run and K (and per --spectral-matches value), test and second generator side by side."""
     rows = []
     for label, entry in results.items():
         for key in [k for k in entry["test"] if k.startswith("K=")]:
@@ -139,6 +151,11 @@ def table(results: dict) -> tuple[list[str], list[list]]:
                              f"{100 * cal['coverage']['1']:.1f} / {100 * cal['coverage']['2']:.1f} (x{cal['scale']:.2f})")
             cells.append(f"{entry['s_per_image_k'] * int(key[2:]) / entry['k_max']:.1f}")
             rows.append(cells)
+            for v, m in entry["test"][key].get("by_spectral_match", {}).items():
+                g = entry["second_generator"][key]["by_spectral_match"][v]
+                rows.append([f"{label}, spectral_match {v}", key.replace("K=", ""),
+                             f"{m['psnr']['mean']:.2f} / {m['ssim']['mean']:.3f} / {m['lsd']['mean']:.2f}", "-",
+                             f"{g['psnr']['mean']:.2f} / {g['ssim']['mean']:.3f} / {g['lsd']['mean']:.2f}", "-", "-"])
         b, g = entry["test"]["bicubic"], entry["second_generator"]["bicubic"]
     rows.append(["bicubic", "-", f"{b['psnr']['mean']:.2f} / {b['ssim']['mean']:.3f} / {b['lsd']['mean']:.2f}", "-",
                  f"{g['psnr']['mean']:.2f} / {g['ssim']['mean']:.3f} / {g['lsd']['mean']:.2f}", "-", "-"])

@@ -33,7 +33,7 @@ from datasets.dat_io import list_field_files, read_dat, read_field
 from datasets.heldout import load_heldout
 from datasets.pairs import list_stems, make_split
 from eval import consistency
-from sample import degrade_for_roundtrip, load_model, make_predictor, mean_and_std, with_sampling
+from sample import combined, degrade_for_roundtrip, load_model, make_predictor, with_sampling
 from utils.config import Config, ConfigError, RoundTripConfig, config_from_dict, config_to_dict, parse_override, validate
 from utils.metrics import band_error_shares, compare_to_targets
 from utils.runtime import pick_device, seed_everything
@@ -85,7 +85,7 @@ def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
         lr, done = degrade_for_roundtrip(section, path.stem, recipe)
         (samples,) = predict([lr], [path.stem], sources=[str(path)])
-        pred = mean_and_std(samples)[0]
+        pred = combined(samples, cfg.sampling)[0]
         original = section[:done["reference_shape"][0], :done["reference_shape"][1]]
         names.append(path.stem)
         originals.append(original)
@@ -105,9 +105,9 @@ def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
     return result
 
 
-def synthetic_gain(predict, names, lrs, hrs) -> dict:
-    """Return compare_to_targets of the predictions of LR/HR pairs against bicubic."""
-    preds = [mean_and_std(s)[0] for s in predict(lrs, names)]
+def synthetic_gain(predict, names, lrs, hrs, sampling) -> dict:
+    """Return compare_to_targets of the predictions of LR/HR pairs against bicubic (sampling: as sample.py combines K)."""
+    preds = [combined(s, sampling)[0] for s in predict(lrs, names)]
     return score(names, hrs, preds, lrs)
 
 
@@ -165,11 +165,11 @@ def main(cfg: Config, bench_args) -> None:
         with torch.no_grad():
             entry = {"num_samples": int(k), "guidance": float(guidance),
                      **{name: roundtrip(run_cfg, predict, r, model.field_sections) for name, r in recipes.items()},
-                     "own_test": synthetic_gain(predict, held.stems, held.lr, held.hr),
-                     "second_generator": synthetic_gain(predict, *gen2)}
+                     "own_test": synthetic_gain(predict, held.stems, held.lr, held.hr, run_cfg.sampling),
+                     "second_generator": synthetic_gain(predict, *gen2, run_cfg.sampling)}
         if base is not None:
             with torch.no_grad():
-                entry["base_test"] = synthetic_gain(predict, *base)
+                entry["base_test"] = synthetic_gain(predict, *base, run_cfg.sampling)
         entry["retention"] = entry["second_generator"]["gain_db"] / entry["own_test"]["gain_db"]
         entry["seconds"] = time.perf_counter() - start
         runs.append(entry)

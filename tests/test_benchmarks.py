@@ -170,7 +170,8 @@ def test_objectives(trained_tiny, tmp_path, tiny_cfg):
     out = tmp_path / "bench"
     argv = trained_tiny + ["--runs", f"tiny={tiny_cfg.run.dir}", "--k", "1,2", "--n-test", "2", "--n-val", "2",
                            "--gen2", str(tmp_path / "gen2"), "--n-gen2", "2", "--out", str(out),
-                           "--std-smoothings", "0,2", "sampling.std_smoothing=2"]
+                           "--std-smoothings", "0,2", "sampling.std_smoothing=2", "--spectral-matches", "0,1",
+                           "sampling.spectral_match=1"]
     assert run(objectives, argv) == 0
     entry = json.loads((out / "objectives.json").read_text())["runs"]["tiny"]
     assert entry["k_max"] == 2 and set(entry["test"]) == {"bicubic", "K=1", "K=2"}
@@ -179,6 +180,11 @@ def test_objectives(trained_tiny, tmp_path, tiny_cfg):
     by = entry["test"]["K=2"]["by_std_smoothing"]
     assert set(by) == {"0", "2"} and by["2"]["calibration_raw"] == entry["test"]["K=2"]["calibration_raw"]
     assert by["0"]["calibration_raw"]["coverage"] != by["2"]["calibration_raw"]["coverage"]
+    # the mean is shaped as sample.py shapes it (spectral_match 1); --spectral-matches scores others from the same samples
+    matched = entry["test"]["K=2"]["by_spectral_match"]
+    assert set(matched) == {"0", "1"} and matched["1"] == entry["test"]["K=2"]["metrics"]
+    assert matched["0"]["lsd"]["mean"] > matched["1"]["lsd"]["mean"], "the plain mean's spectrum is further off"
+    assert set(entry["validation"]) == {"bicubic", "K=1", "K=2"}
 
 
 def test_transfer_summary_counts_wins_per_recipe_and_merges_files(tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 import eval as eval_script
 import sample
 import train
+from datasets.dat_io import read_dat
 from utils.metrics import calibration, fit_std_scale
 
 
@@ -85,18 +86,22 @@ def test_sample_zero_of_k_is_the_single_sample_run(tiny_cfg, tmp_path, k):
         np.testing.assert_allclose(sample0, np.frombuffer(data, np.float32), atol=1e-5)
 
 
-def test_std_smoothing_is_what_sample_py_writes(tiny_cfg):
+def test_std_smoothing_and_spectral_match_are_what_sample_py_writes(tiny_cfg):
     train.main(tiny_cfg)
-    tiny_cfg.sampling.num_samples, tiny_cfg.sampling.save_samples, tiny_cfg.sampling.std_smoothing = 2, True, 2.0
+    s = tiny_cfg.sampling
+    s.num_samples, s.save_samples, s.std_smoothing, s.spectral_match = 2, True, 2.0, 0.5
     sample.main(tiny_cfg)
     folder = Path(tiny_cfg.run.dir) / "samples"
-    read = lambda path: np.frombuffer(path.read_bytes(), np.float32).reshape(tiny_cfg.data.hr_shape)  # noqa: E731
+    read = lambda path: read_dat(path, tiny_cfg.data.hr_shape)  # noqa: E731  (time, trace): the match runs along time
     stds = sorted(folder.glob("*_std.dat"))
     assert stds
     for path in stds:
         samples = np.stack([read(path.with_name(path.name.replace("_std", f"_sample{k}"))) for k in range(2)])
         np.testing.assert_allclose(read(path), sample.mean_and_std(samples, 2.0)[1], rtol=1e-5, atol=1e-7)
         assert np.abs(read(path) - sample.mean_and_std(samples)[1]).max() > 1e-4, "the per-pixel std is not it"
+        pred = read(path.with_name(path.name.replace("_std", "_pred")))
+        np.testing.assert_allclose(pred, sample.mean_and_std(samples, 0.0, 0.5)[0], rtol=1e-5, atol=1e-6)
+        assert np.abs(pred - samples.mean(axis=0)).max() > 1e-4, "the plain mean is not it"
 
 
 def test_changed_sampling_settings_remake_predictions_and_drop_stale_std(tiny_cfg, capsys):

@@ -96,7 +96,9 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("degradation.band_taper=[0.5, 0.2]", "degradation.band_taper"),
                                           ("degradation.band_taper=[0.0, 0.2]", "degradation.band_taper"),
                                           ("degradation.plain_fraction=1.5", "degradation.plain_fraction"),
-                                          ("roundtrip.band_taper=0", "roundtrip.band_taper")])
+                                          ("roundtrip.band_taper=0", "roundtrip.band_taper"),
+                                          ("sampling.spectral_match=1.5", "sampling.spectral_match"),
+                                          ("sampling.spectral_match=-0.1", "sampling.spectral_match")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])

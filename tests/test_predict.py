@@ -286,6 +286,28 @@ def test_std_smoothing_pools_the_variance_of_neighbouring_pixels():
     np.testing.assert_allclose(mean_and_std(constant, 3.0)[1], 1.0, rtol=1e-6)  # a uniform spread is unchanged
 
 
+def test_spectral_match_gives_the_mean_the_samples_time_spectrum_in_its_own_phase():
+    from utils.metrics import amplitude_spectrum
+    rng = np.random.default_rng(1)
+    t = np.arange(64)[:, None]
+    truth = np.sin(2 * np.pi * 3 * t / 64 + rng.uniform(0, 6, (1, 16)))  # one low frequency, shifting phase
+    samples = (truth + 0.5 * rng.standard_normal((4, 64, 16))).astype(np.float32)  # they disagree on the rest
+    plain, std = mean_and_std(samples)
+    of_samples = np.mean([amplitude_spectrum(x) for x in samples.astype(np.float64)], axis=0)
+    assert (amplitude_spectrum(plain)[5:] < 0.8 * of_samples[5:]).all(), "averaging loses what the samples disagree on"
+    full, full_std = mean_and_std(samples, 0.0, 1.0)
+    np.testing.assert_array_equal(full_std, std)  # the std stays the spread about the plain mean
+    np.testing.assert_allclose(amplitude_spectrum(full), of_samples, rtol=1e-4)
+    half = mean_and_std(samples, 0.0, 0.5)[0]
+    np.testing.assert_allclose(np.log(amplitude_spectrum(half)),
+                               0.5 * (np.log(amplitude_spectrum(plain)) + np.log(of_samples)), atol=1e-4)
+    gain = np.fft.rfft(full.astype(np.float64), axis=0) / np.fft.rfft(plain.astype(np.float64), axis=0)
+    assert np.allclose(gain.imag, 0, atol=1e-3) and (gain.real > 1 - 1e-4).all(), "zero phase, never a cut"
+    assert np.allclose(gain, gain[:, :1], atol=1e-3), "one gain per frequency for every trace"
+    np.testing.assert_array_equal(mean_and_std(samples, 0.0, 0.0)[0], plain)
+    np.testing.assert_array_equal(mean_and_std(samples[:1], 0.0, 1.0)[0], samples[0])  # K = 1: the sample itself
+
+
 # ---------------------------------------------------------------- targets and objectives
 
 def test_residual_target_with_an_oracle_gives_back_x0(data_cfg, gammas):

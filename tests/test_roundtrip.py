@@ -19,6 +19,7 @@ from diffusion.guidance import consistency_guidance, gaussian_lowpass, observed
 from tests.conftest import bicubic
 from utils.checkpoint import load_checkpoint
 from utils.errors import DataError
+from utils.metrics import calibration, fit_std_scale
 
 
 def layered_section(n_time: int = 64, n_trace: int = 48, seed: int = 0) -> np.ndarray:
@@ -152,6 +153,22 @@ def test_roundtrip_scores_every_section_against_its_original(tiny_cfg, field_dir
         section = record["sections"][row["name"]]
         assert abs(eval_script.consistency(row["original"], row["lr"], section) - 1.0) < 1e-3
         np.testing.assert_allclose(row["bicubic"], bicubic(row["lr"]))
+    # K = 2 wrote std maps: calibrated on the held-out sections, each scaled by a fit on the others only
+    calib = scores["calibration"]
+    assert set(calib["per_section"]) == set(scores["held_out"]["files"]) and (folder / "reliability.png").exists()
+    by_name = {r["name"]: r for r in rows}
+    others = [by_name[n] for n in ("beta_46x65", "gamma_44x66")]
+    expected = fit_std_scale([r["original"] for r in others], [r["pred"] for r in others], [r["std"] for r in others])
+    assert calib["per_section"]["alpha_48x64"]["leave_one_out_scale"] == pytest.approx(expected)
+    own = fit_std_scale([by_name["alpha_48x64"]["original"]], [by_name["alpha_48x64"]["pred"]], [by_name["alpha_48x64"]["std"]])
+    assert own != pytest.approx(expected), "a section's own errors do not set its scale"
+    pooled = calibration([r["original"] for r in rows], [r["pred"] for r in rows],
+                         [r["std"] * calib["per_section"][r["name"]]["leave_one_out_scale"] for r in rows])
+    assert calib["leave_one_out"]["coverage"] == pooled["coverage"]
+    assert calib["raw"]["coverage"] == calibration([r["original"] for r in rows], [r["pred"] for r in rows],
+                                                   [r["std"] for r in rows])["coverage"]
+    per = [v["spearman_std_abs_error"] for v in calib["per_section"].values()]  # sections differ in units
+    assert calib["raw"]["spearman_std_abs_error"] == pytest.approx(float(np.median(per)))
 
 
 # ---------------------------------------------------------------- self-check blend (sampling.self_blend)

@@ -156,6 +156,7 @@ class SamplingConfig:
     flips: bool  # sample k is drawn on the input flipped by FLIPS[k % 4] and flipped back (self-ensemble)
     antithetic: bool  # odd sample k uses sample k - 1's noise negated (antithetic pairs: a better mean of K)
     std_smoothing: float  # Gaussian sigma (output samples) over which the K samples' variance is pooled; 0: per pixel
+    spectral_match: float  # the mean of K samples' time spectrum moved toward the samples' (0: plain mean .. 1: theirs, in dB)
     self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
     self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
@@ -472,6 +473,8 @@ def validate(cfg: Config) -> None:
     _check(not s.antithetic or s.num_samples == 1 or s.num_samples % 2 == 0, "sampling.num_samples",
            "1 or even with sampling.antithetic (samples come in pairs)", s.num_samples)
     _check(s.std_smoothing >= 0, "sampling.std_smoothing", ">= 0 (0: per-pixel std)", s.std_smoothing)
+    _check(0 <= s.spectral_match <= 1, "sampling.spectral_match", "in [0, 1] (0: the plain mean of the K samples)",
+           s.spectral_match)
     _check(not (s.antithetic and s.flips), "sampling.antithetic",
            "false when sampling.flips is true (a flipped partner's noise is not the negative of its own)", s.antithetic)
     _check(0 <= s.guidance <= 1, "sampling.guidance", "in [0, 1]", s.guidance)
