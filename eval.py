@@ -243,7 +243,8 @@ def main_roundtrip(cfg: Config) -> None:
     plot_roundtrip(rows, cfg.eval.max_freq, folder / "roundtrip.png", title)
     print(format_roundtrip(result, rows))
     if "calibration" in result:
-        curves = {k: v for k, v in result["calibration"].items() if k in ("raw", "leave_one_out")}
+        names = {"raw": "raw", "leave_one_out": "leave one section out, median"}
+        curves = {names[k]: v for k, v in result["calibration"].items() if k in names}
         plot_reliability(curves, folder / "reliability.png", f"std maps of {cfg.run.dir}, held-out round-trip sections")
         print(format_calibration(result["calibration"]))
     print(f"wrote {folder / 'metrics.json'} and {folder / 'roundtrip.png'}")
