@@ -90,3 +90,14 @@ def test_field_spectra_share_one_frequency_axis():
     np.testing.assert_allclose(f_out[:len(f_in)], f_in)
     assert f_in[a_in.argmax()] == f_out[a_out.argmax()] == 25.0
     assert a_in.max() == a_out.max() == 1.0  # each curve over its own maximum
+
+
+def test_view_field_notebook_shows_the_calibration_of_round_trip_std_maps(tiny_run, tiny_cfg, tmp_path):
+    field_dir = tmp_path / "field"
+    for i, name in enumerate(["one", "two"]):
+        section = np.random.default_rng(i).standard_normal((48, 64)).astype(np.float32)  # (time, trace)
+        write_dat(field_dir / f"{name}_64x48.dat", 1000 * section.cumsum(0))
+    text = run_notebook("view_field.ipynb", tiny_run, [f"data.field_dir={field_dir}", "sampling.num_samples=2",
+                                                       "sampling.tile_size=0"])
+    assert "coverage, raw" in text and "coverage, leave_one_out" in text
+    assert (Path(tiny_cfg.run.dir) / "roundtrip" / "reliability_panel.png").stat().st_size > 0
