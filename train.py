@@ -211,9 +211,19 @@ def trim_log(log_path: Path, step: int) -> None:
 
 # ---- One step and what follows it ---------------------------------------------------------------
 
-def learning_rate(step: int, base_lr: float, warmup_steps: int) -> float:
-    """Linear warm-up to base_lr, then constant (the paper trains at a fixed 1e-4)."""
-    return base_lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else base_lr
+def learning_rate(step: int, base_lr: float, warmup_steps: int, schedule: str = "constant",
+                  max_steps: int = 1, final: float = 1.0) -> float:
+    """Linear warm-up to base_lr, then constant (the paper trains at a fixed 1e-4) or a half cosine.
+
+    cosine: from base_lr at the end of warm-up down to base_lr * final at max_steps (and held there
+    if a run is extended past max_steps).
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return base_lr
+    progress = min(1.0, (step - warmup_steps) / max(max_steps - warmup_steps, 1))
+    return base_lr * (final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def apply_gradients(loss: torch.Tensor, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -329,7 +339,8 @@ def main(cfg: Config) -> torch.nn.Module:
     state.net.train()
     while not last_step:
         for group in state.optimizer.param_groups:
-            group["lr"] = learning_rate(state.step, cfg.train.lr, cfg.train.warmup_steps)
+            group["lr"] = learning_rate(state.step, cfg.train.lr, cfg.train.warmup_steps, cfg.train.lr_schedule,
+                                        cfg.train.max_steps, cfg.train.lr_final)
         # Draw a batch of patches.
         t_data = time.perf_counter()
         x0, cond = (t.to(device, non_blocking=True) for t in state.sampler.draw(cfg.train.batch_size))

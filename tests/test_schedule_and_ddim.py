@@ -312,3 +312,13 @@ def test_per_sample_noise_signs_negate_an_item():
     paired = per_sample_noise([3, 3], signs=[1, -1])((2, 1, 4, 4))
     torch.testing.assert_close(paired[0], plain[0])
     torch.testing.assert_close(paired[1], -plain[1])
+
+
+def test_learning_rate_warms_up_then_holds_or_follows_a_half_cosine():
+    from train import learning_rate
+    assert [learning_rate(s, 1.0, 4) for s in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+    assert learning_rate(10_000, 2e-4, 0) == 2e-4
+    cosine = [learning_rate(s, 1.0, 100, "cosine", 1100, 0.1) for s in (0, 99, 100, 600, 1100, 5000)]
+    assert cosine == pytest.approx([0.01, 1.0, 1.0, 0.55, 0.1, 0.1])
+    falling = [learning_rate(s, 1.0, 100, "cosine", 1100, 0.1) for s in range(100, 1101)]
+    assert all(a > b for a, b in zip(falling, falling[1:]))

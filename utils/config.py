@@ -131,6 +131,8 @@ class TrainConfig:
     batch_size: int  # patches per step (per process under torchrun)
     lr: float  # Adam learning rate
     warmup_steps: int  # linear learning-rate warm-up
+    lr_schedule: str  # constant | cosine: after warm-up, a half cosine from lr down to lr * lr_final at max_steps
+    lr_final: float  # cosine only: the rate at max_steps as a fraction of lr
     max_steps: int  # optimiser steps in total
     max_minutes: float  # also stop after this much wall time in one invocation (0: no limit)
     grad_clip: float  # max global grad norm; 0 disables
@@ -159,6 +161,7 @@ class SamplingConfig:
     spectral_match: float  # the mean of K samples' time spectrum moved toward the samples' (0: plain mean .. 1: theirs, in dB)
     self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
     self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
+    input_guard: float  # > 0: departure from the input shrunk by 1 / (1 + snr / input_guard) per time frequency; 0: off
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
     guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
     steps: int  # L, DDIM steps
@@ -454,6 +457,8 @@ def validate(cfg: Config) -> None:
     _check(t.batch_size > 0, "train.batch_size", "> 0", t.batch_size)
     _check(t.lr > 0, "train.lr", "> 0", t.lr)
     _check(t.warmup_steps >= 0, "train.warmup_steps", ">= 0", t.warmup_steps)
+    _choice("train.lr_schedule", t.lr_schedule, ("constant", "cosine"))
+    _check(0 <= t.lr_final <= 1, "train.lr_final", "in [0, 1] (a fraction of train.lr)", t.lr_final)
     _check(t.max_steps > 0, "train.max_steps", "> 0", t.max_steps)
     _check(t.max_minutes >= 0, "train.max_minutes", ">= 0 (0: no limit)", t.max_minutes)
     _check(t.grad_clip >= 0, "train.grad_clip", ">= 0", t.grad_clip)
@@ -473,6 +478,7 @@ def validate(cfg: Config) -> None:
     _check(not s.antithetic or s.num_samples == 1 or s.num_samples % 2 == 0, "sampling.num_samples",
            "1 or even with sampling.antithetic (samples come in pairs)", s.num_samples)
     _check(s.std_smoothing >= 0, "sampling.std_smoothing", ">= 0 (0: per-pixel std)", s.std_smoothing)
+    _check(s.input_guard >= 0, "sampling.input_guard", ">= 0 (0: off)", s.input_guard)
     _check(0 <= s.spectral_match <= 1, "sampling.spectral_match", "in [0, 1] (0: the plain mean of the K samples)",
            s.spectral_match)
     _check(not (s.antithetic and s.flips), "sampling.antithetic",
