@@ -39,6 +39,7 @@ from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, wr
 from datasets.synthetic import make_pair
 from diffusion.ddim import per_sample_noise, sample_ddim
 from diffusion.guidance import consistency_guidance
+from diffusion.input_guard import guarded
 from diffusion.schedule import make_schedule, sampling_gammas
 from diffusion.tiling import NetFn, tiled
 from models.build import build_network
@@ -281,7 +282,8 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
 
     Settings come from cfg. With sampling.self_blend every section's samples are pulled toward
     its interpolated input by the section's self-check weight (self_blended), which is stored
-    in `weights` (a dict, by name) when one is given.
+    in `weights` (a dict, by name) when one is given; then sampling.input_guard > 0 keeps them
+    near the input where it holds signal well above its noise (diffusion.input_guard).
     """
     gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
@@ -289,8 +291,13 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
     def predict(sections, names, progress=None, sources=None, weights=None):
         run = lambda lrs, ids, bar=None: super_resolve(net_fn, lrs, ids, cfg, gammas, device, bar, sources)  # noqa: E731
         if not cfg.sampling.self_blend:
-            return run(sections, names, progress)
-        return self_blended(run, sections, names, cfg, progress, weights)
+            samples = run(sections, names, progress)
+        else:
+            samples = self_blended(run, sections, names, cfg, progress, weights)
+        if cfg.sampling.input_guard > 0:
+            samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0])
+                       for k, x in zip(samples, sections)]
+        return samples
     return predict
 
 
@@ -641,7 +648,7 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend",
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend", "input_guard",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
 

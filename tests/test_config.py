@@ -98,7 +98,10 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("degradation.plain_fraction=1.5", "degradation.plain_fraction"),
                                           ("roundtrip.band_taper=0", "roundtrip.band_taper"),
                                           ("sampling.spectral_match=1.5", "sampling.spectral_match"),
-                                          ("sampling.spectral_match=-0.1", "sampling.spectral_match")])
+                                          ("sampling.spectral_match=-0.1", "sampling.spectral_match"),
+                                          ("train.lr_schedule=linear", "train.lr_schedule"),
+                                          ("train.lr_final=1.5", "train.lr_final"),
+                                          ("sampling.input_guard=-1", "sampling.input_guard")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])

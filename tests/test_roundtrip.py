@@ -294,6 +294,21 @@ def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir, b
     assert not (folder / "self_blend.json").exists(), "a stale weights file goes with its predictions"
 
 
+def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(tiny_cfg, field_dir):
+    from diffusion.input_guard import guarded
+    train.main(tiny_cfg)
+    tiny_cfg.data.field_dir = str(field_dir)
+    tiny_cfg.sampling.input, tiny_cfg.eval.input = "roundtrip", "roundtrip"
+    sample.main(tiny_cfg)
+    raw = {row["name"]: row["pred"] for row in eval_script.roundtrip_rows(tiny_cfg)[0]}
+    tiny_cfg.sampling.input_guard = 1.0
+    sample.main(tiny_cfg)  # a new setting: the predictions are re-made
+    for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
+        expected = guarded(raw[row["name"]][None], row["lr"], 1.0, tiny_cfg.data.upsample_modes[0])[0]
+        assert np.abs(raw[row["name"]] - expected).max() > 1e-3 * np.abs(expected).max(), "the guard changes something"
+        np.testing.assert_allclose(row["pred"], expected, atol=1e-4 * np.abs(expected).max())
+
+
 # ---------------------------------------------------------------- training on field sections
 
 def test_the_last_field_section_is_held_out_unless_chosen():

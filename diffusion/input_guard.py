@@ -1,0 +1,85 @@
+"""Input guard: where the input itself holds signal well above its noise, keep the prediction near it.
+
+A section that was only resampled (no band removed) and one whose band was narrowed look alike
+to the model where the spectrum decays, so the model may "restore" a band the input already
+holds in full (docs/BENCHMARKS.md section 9c). Along time frequency f, the guard measures the
+input's own signal-to-noise power ratio snr(f) and shrinks the prediction's departure from a
+reference by 1 / (1 + snr(f) / strength):
+
+    out = ref + g(f) (pred - ref),   ref = interpolated input with the interpolator's own time
+                                     response undone below the input's Nyquist.
+
+Bins where the input is at its noise floor (removed bands, everything above the input's
+Nyquist) keep the model's detail in full; bins the input measures well stay close to what it
+measured. Arrays are (time, trace) or (..., time, trace); time is the second-last axis.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from datasets.condition import upsample
+
+SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectrum
+FLOOR_QUANTILE = 0.1  # the noise floor: this quantile of the smoothed power over the band's upper 3/4
+MIN_RESPONSE = 0.5  # the interpolator's response is undone by at most 1 / MIN_RESPONSE
+
+
+def _time_spectrum_power(x: np.ndarray) -> np.ndarray:
+    """Return the power spectrum along time (axis -2), averaged over traces and leading axes."""
+    spectrum = np.fft.rfft(np.asarray(x, dtype=np.float64), axis=-2)
+    return (np.abs(spectrum) ** 2).mean(axis=-1).reshape(-1, spectrum.shape[-2]).mean(axis=0)
+
+
+def input_snr(lr: np.ndarray, n_out: int) -> np.ndarray:
+    """Return the input's signal-to-noise power ratio at each of the n_out // 2 + 1 output time frequencies.
+
+    lr: the input (time, trace). The noise floor is a low quantile of its smoothed power over the
+    upper three quarters of its band: white noise where a band was removed; where signal fills the
+    whole band the floor sits on signal, so snr comes out low and the guard steps back.
+    Output frequencies above the input's Nyquist get 0.
+    """
+    power = _time_spectrum_power(lr)
+    padded = np.pad(power, SMOOTH_BINS // 2, mode="edge")
+    smooth = np.convolve(padded, np.ones(SMOOTH_BINS) / SMOOTH_BINS, mode="valid")
+    floor = max(float(np.quantile(smooth[len(smooth) // 4:], FLOOR_QUANTILE)), 1e-30 * max(smooth.max(), 1e-300))
+    snr = np.maximum(smooth / floor - 1.0, 0.0)
+    of_input_nyquist = 2.0 * np.arange(n_out // 2 + 1) / max(n_out // 2, 1)
+    return np.interp(of_input_nyquist, np.arange(len(snr)) / max(len(snr) - 1, 1), snr, right=0.0)
+
+
+def interpolation_response(n_out: int, mode: str) -> np.ndarray:
+    """Return the x2 interpolator's amplitude response along time at the n_out // 2 + 1 output frequencies (1 at 0)."""
+    impulse = np.zeros((n_out // 2, 8), dtype=np.float32)
+    impulse[n_out // 4] = 1.0  # a flat row: the response along time alone
+    kernel = upsample(impulse, mode).numpy()[:, 4].astype(np.float64)
+    response = np.abs(np.fft.rfft(kernel))
+    return response / max(response[0], 1e-30)
+
+
+def _filter_time(x: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Return x (..., time, trace) with its time spectrum multiplied by gain (time // 2 + 1 real values)."""
+    spectrum = np.fft.rfft(np.asarray(x, dtype=np.float64), axis=-2)
+    return np.fft.irfft(spectrum * gain[:, None], n=x.shape[-2], axis=-2)
+
+
+def guard_reference(lr: np.ndarray, mode: str) -> np.ndarray:
+    """Return the input interpolated by mode with the interpolator's time response undone below the input's Nyquist."""
+    interpolated = upsample(lr, mode).numpy().astype(np.float64)
+    n_out = interpolated.shape[-2]
+    of_output_nyquist = np.arange(n_out // 2 + 1) / max(n_out // 2, 1)
+    response = interpolation_response(n_out, mode)
+    boost = np.where(of_output_nyquist < 0.5, 1.0 / np.maximum(response, MIN_RESPONSE) - 1.0, 0.0)
+    return interpolated + _filter_time(interpolated, boost)
+
+
+def guard_gain(lr: np.ndarray, n_out: int, strength: float) -> np.ndarray:
+    """Return the gain 1 / (1 + snr / strength) on the prediction's departure, per output time frequency."""
+    return 1.0 / (1.0 + input_snr(lr, n_out) / strength)
+
+
+def guarded(samples: np.ndarray, lr: np.ndarray, strength: float, mode: str) -> np.ndarray:
+    """Return the samples (..., time, trace) of one section with the input guard applied (strength > 0)."""
+    reference = guard_reference(lr, mode)
+    reference = reference[:samples.shape[-2], :samples.shape[-1]]
+    gain = guard_gain(lr, samples.shape[-2], strength)
+    return (reference + _filter_time(samples - reference, gain)).astype(np.float32)

@@ -1,0 +1,72 @@
+"""Input guard (sampling.input_guard): the prediction stays near the input where the input holds signal."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datasets.condition import upsample
+from datasets.degrade import decimate, lowpass_time
+from diffusion.input_guard import guard_gain, guard_reference, guarded, input_snr, interpolation_response
+
+
+def band_energy(x: np.ndarray, low: float, high: float) -> float:
+    """Return the energy of x (time, trace) between low and high x the Nyquist along time."""
+    power = (np.abs(np.fft.rfft(x, axis=0)) ** 2).sum(axis=1)
+    f = np.arange(len(power)) / (len(power) - 1)
+    return float(power[(f >= low) & (f < high)].sum())
+
+
+def band_limited(n_time, n_trace, low, high, seed):
+    """Return white noise (time, trace) kept between low and high x the Nyquist along time."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal((n_time, n_trace)), axis=0)
+    f = np.arange(spectrum.shape[0]) / (spectrum.shape[0] - 1)
+    spectrum[(f < low) | (f >= high)] = 0
+    return np.fft.irfft(spectrum, n=n_time, axis=0)
+
+
+@pytest.fixture
+def narrowed_input():
+    """An LR input (128, 32) whose band was cut at 0.5 of its Nyquist, plus white noise 1 % of its rms."""
+    rng = np.random.default_rng(0)
+    lr = lowpass_time(decimate(rng.standard_normal((256, 64)), antialias=True), 0.5)
+    return lr + 0.01 * lr.std() * rng.standard_normal(lr.shape)
+
+
+def test_input_snr_is_high_in_the_inputs_band_and_zero_above_its_cut_and_its_nyquist(narrowed_input):
+    snr = input_snr(narrowed_input, 256)  # output bins: 129, the input's cut at 0.25 of the output Nyquist
+    f = np.arange(129) / 128
+    assert snr.shape == (129,)
+    assert snr[(f > 0.02) & (f < 0.2)].min() > 100, "the input holds its own band (its ends' leakage sets the floor)"
+    assert snr[(f > 0.3) & (f <= 0.5)].max() < 1.0, "above the cut the input is noise"
+    assert (snr[f > 0.51] == 0).all(), "the input says nothing above its Nyquist"
+
+
+def test_guard_pulls_back_detail_where_the_input_is_strong_and_keeps_it_where_it_is_noise(narrowed_input):
+    reference = guard_reference(narrowed_input, "bicubic")
+    spurious = band_limited(256, 64, 0.05, 0.2, 1)  # changes a band the input measured well
+    restored = band_limited(256, 64, 0.3, 0.45, 2)  # fills the band the input lost
+    samples = (reference + spurious + restored)[None].astype(np.float32)
+    detail = guarded(samples, narrowed_input, 10.0, "bicubic")[0] - reference
+    assert band_energy(detail, 0.05, 0.2) < 0.01 * band_energy(spurious, 0.05, 0.2)
+    assert band_energy(detail, 0.3, 0.45) > 0.9 * band_energy(restored, 0.3, 0.45)
+    assert band_energy(detail, 0.3, 0.45) < 1.01 * band_energy(restored, 0.3, 0.45)
+    unguarded = guarded(samples, narrowed_input, 1e12, "bicubic")
+    np.testing.assert_allclose(unguarded, samples, atol=1e-4 * samples.std())
+
+
+def test_guard_gain_falls_with_the_inputs_snr_and_rises_with_the_strength(narrowed_input):
+    weak, strong = guard_gain(narrowed_input, 256, 1.0), guard_gain(narrowed_input, 256, 100.0)
+    assert ((0 < weak) & (weak <= strong) & (strong <= 1)).all()
+    assert weak[1:25].max() < 0.01 and weak[-60:].min() == 1.0
+
+
+def test_reference_undoes_the_interpolators_loss_near_the_inputs_nyquist():
+    k, n_out = 48, 256  # a tone at output bin 48: 0.375 of the output Nyquist, 0.75 of the input's
+    hr_time = np.arange(n_out)[:, None] * np.ones((1, 16))
+    lr = np.cos(2 * np.pi * k * (2 * np.arange(n_out // 2)[:, None] + 0.5) / n_out) * np.ones((1, 8))  # LR i at 2i + 0.5
+    truth = np.cos(2 * np.pi * k * hr_time / n_out)
+    amplitude = lambda x: np.abs(np.fft.rfft(x, axis=0))[k].mean()  # noqa: E731
+    response = interpolation_response(n_out, "bicubic")
+    assert response[0] == pytest.approx(1.0) and response[k] < 0.9, "bicubic loses amplitude near the input's Nyquist"
+    assert amplitude(upsample(lr.astype(np.float32), "bicubic").numpy()) < 0.9 * amplitude(truth)
+    assert amplitude(guard_reference(lr, "bicubic")) == pytest.approx(amplitude(truth), rel=0.03)
