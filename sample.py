@@ -34,12 +34,12 @@ from datasets.dat_io import (field_interval, field_name, is_segy, list_field_fil
                              read_segy_field, write_dat)
 from datasets.degrade import band_edge, forward_model
 from datasets.heldout import load_heldout
+from datasets.input_guard import guarded
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
 from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, write_segy_x2
 from datasets.synthetic import make_pair
 from diffusion.ddim import per_sample_noise, sample_ddim
 from diffusion.guidance import consistency_guidance
-from diffusion.input_guard import guarded
 from diffusion.schedule import make_schedule, sampling_gammas
 from diffusion.tiling import NetFn, tiled
 from models.build import build_network
@@ -49,6 +49,7 @@ from utils.cli import run_main
 from utils.config import Config, config_from_dict
 from utils.errors import DataError
 from utils.metrics import compare_to_targets
+from utils.spectra import filter_time
 from utils.plots import plot_sample_grid
 from utils.run_folder import prepare_run_dir, record_run, refuse_input_folders
 from utils.runtime import autocast, pick_device, seed_everything
@@ -205,7 +206,7 @@ def match_time_spectrum(mean: np.ndarray, samples: np.ndarray, strength: float) 
     of_samples, of_mean = spectrum(samples).mean(axis=0), spectrum(mean)
     ratio = np.where(of_mean > 1e-12 * max(of_samples.max(), 1e-300), of_samples / np.maximum(of_mean, 1e-300), 1.0)
     gain = np.maximum(ratio, 1.0) ** strength
-    return np.fft.irfft(np.fft.rfft(mean, axis=0) * gain[:, None], n=mean.shape[0], axis=0)
+    return filter_time(mean, gain).astype(mean.dtype)
 
 
 def mean_and_std(samples: np.ndarray, smoothing: float = 0.0,
@@ -283,7 +284,7 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
     Settings come from cfg. With sampling.self_blend every section's samples are pulled toward
     its interpolated input by the section's self-check weight (self_blended), which is stored
     in `weights` (a dict, by name) when one is given; then sampling.input_guard > 0 keeps them
-    near the input where it holds signal well above its noise (diffusion.input_guard).
+    near the input where it holds signal well above its noise (datasets.input_guard).
     """
     gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
@@ -359,9 +360,7 @@ def band_blend_weights(target: np.ndarray, pred: np.ndarray, interpolated: np.nd
 
 def apply_band_weights(detail: np.ndarray, input_edge: float, edges: list[float], weights: list[float]) -> np.ndarray:
     """Return detail (..., time, trace) with each time-frequency band scaled by its weight."""
-    spectrum = np.fft.rfft(np.asarray(detail, dtype=np.float64), axis=-2)
-    gain = np.asarray(weights)[band_index(detail.shape[-2], input_edge, edges)]
-    return np.fft.irfft(spectrum * gain[:, None], n=detail.shape[-2], axis=-2)
+    return filter_time(detail, np.asarray(weights)[band_index(detail.shape[-2], input_edge, edges)])
 
 
 def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config,

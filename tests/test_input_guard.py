@@ -6,7 +6,7 @@ import pytest
 
 from datasets.condition import upsample
 from datasets.degrade import decimate, lowpass_time
-from diffusion.input_guard import guard_gain, guard_reference, guarded, input_snr, interpolation_response
+from datasets.input_guard import guard_gain, guard_reference, guarded, input_snr, interpolation_response
 
 
 def band_energy(x: np.ndarray, low: float, high: float) -> float:

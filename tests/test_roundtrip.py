@@ -295,7 +295,7 @@ def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir, b
 
 
 def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(tiny_cfg, field_dir):
-    from diffusion.input_guard import guarded
+    from datasets.input_guard import guarded
     train.main(tiny_cfg)
     tiny_cfg.data.field_dir = str(field_dir)
     tiny_cfg.sampling.input, tiny_cfg.eval.input = "roundtrip", "roundtrip"

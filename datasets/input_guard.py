@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from datasets.condition import upsample
+from utils.spectra import filter_time
 
 SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectrum
 FLOOR_QUANTILE = 0.1  # the noise floor: this quantile of the smoothed power over the band's upper 3/4
@@ -56,12 +57,6 @@ def interpolation_response(n_out: int, mode: str) -> np.ndarray:
     return response / max(response[0], 1e-30)
 
 
-def _filter_time(x: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """Return x (..., time, trace) with its time spectrum multiplied by gain (time // 2 + 1 real values)."""
-    spectrum = np.fft.rfft(np.asarray(x, dtype=np.float64), axis=-2)
-    return np.fft.irfft(spectrum * gain[:, None], n=x.shape[-2], axis=-2)
-
-
 def guard_reference(lr: np.ndarray, mode: str) -> np.ndarray:
     """Return the input interpolated by mode with the interpolator's time response undone below the input's Nyquist."""
     interpolated = upsample(lr, mode).numpy().astype(np.float64)
@@ -69,7 +64,7 @@ def guard_reference(lr: np.ndarray, mode: str) -> np.ndarray:
     of_output_nyquist = np.arange(n_out // 2 + 1) / max(n_out // 2, 1)
     response = interpolation_response(n_out, mode)
     boost = np.where(of_output_nyquist < 0.5, 1.0 / np.maximum(response, MIN_RESPONSE) - 1.0, 0.0)
-    return interpolated + _filter_time(interpolated, boost)
+    return interpolated + filter_time(interpolated, boost)
 
 
 def guard_gain(lr: np.ndarray, n_out: int, strength: float) -> np.ndarray:
@@ -82,4 +77,4 @@ def guarded(samples: np.ndarray, lr: np.ndarray, strength: float, mode: str) -> 
     reference = guard_reference(lr, mode)
     reference = reference[:samples.shape[-2], :samples.shape[-1]]
     gain = guard_gain(lr, samples.shape[-2], strength)
-    return (reference + _filter_time(samples - reference, gain)).astype(np.float32)
+    return (reference + filter_time(samples - reference, gain)).astype(np.float32)
