@@ -42,7 +42,8 @@ def input_snr(lr: np.ndarray, n_out: int) -> np.ndarray:
     power = _time_spectrum_power(lr)
     padded = np.pad(power, SMOOTH_BINS // 2, mode="edge")
     smooth = np.convolve(padded, np.ones(SMOOTH_BINS) / SMOOTH_BINS, mode="valid")
-    floor = max(float(np.quantile(smooth[len(smooth) // 4:], FLOOR_QUANTILE)), 1e-30 * max(smooth.max(), 1e-300))
+    floor = max(float(np.quantile(smooth[len(smooth) // 4:], FLOOR_QUANTILE)), 1e-30 * float(smooth.max()),
+                np.finfo(np.float64).tiny)  # a noiseless input: its whole band is measured exactly
     snr = np.maximum(smooth / floor - 1.0, 0.0)
     of_input_nyquist = 2.0 * np.arange(n_out // 2 + 1) / max(n_out // 2, 1)
     return np.interp(of_input_nyquist, np.arange(len(snr)) / max(len(snr) - 1, 1), snr, right=0.0)

@@ -70,3 +70,12 @@ def test_reference_undoes_the_interpolators_loss_near_the_inputs_nyquist():
     assert response[0] == pytest.approx(1.0) and response[k] < 0.9, "bicubic loses amplitude near the input's Nyquist"
     assert amplitude(upsample(lr.astype(np.float32), "bicubic").numpy()) < 0.9 * amplitude(truth)
     assert amplitude(guard_reference(lr, "bicubic")) == pytest.approx(amplitude(truth), rel=0.03)
+
+
+def test_a_dead_or_noiseless_input_gives_finite_output():
+    dead = np.zeros((32, 8), dtype=np.float32)
+    assert np.isfinite(input_snr(dead, 64)).all() and (input_snr(dead, 64) == 0).all()
+    samples = np.random.default_rng(0).standard_normal((2, 64, 16)).astype(np.float32)
+    assert np.isfinite(guarded(samples, dead, 10.0, "bicubic")).all()
+    tone = np.cos(np.pi * 0.25 * np.arange(32))[:, None] * np.ones((1, 8))  # no noise at all
+    assert np.isfinite(guarded(samples, tone, 10.0, "bicubic")).all()
