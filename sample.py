@@ -284,7 +284,8 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
     Settings come from cfg. With sampling.self_blend every section's samples are pulled toward
     its interpolated input by the section's self-check weight (self_blended), which is stored
     in `weights` (a dict, by name) when one is given; then sampling.input_guard > 0 keeps them
-    near the input where it holds signal well above its noise (datasets.input_guard).
+    near the input where it holds signal well above its noise (datasets.input_guard), with the
+    input's amplitude raised to theirs first when sampling.input_guard_amplitude is prediction.
     """
     gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
@@ -296,8 +297,8 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
         else:
             samples = self_blended(run, sections, names, cfg, progress, weights)
         if cfg.sampling.input_guard > 0:
-            samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0])
-                       for k, x in zip(samples, sections)]
+            samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0],
+                               cfg.sampling.input_guard_amplitude == "prediction") for k, x in zip(samples, sections)]
         return samples
     return predict
 
@@ -648,6 +649,7 @@ def ensure_roundtrip(cfg: Config) -> bool:
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
 SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend", "input_guard",
+                                 "input_guard_amplitude",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
 

@@ -15,7 +15,10 @@ split.json-style), so models trained on other generator settings compare on one 
 Every figure comes from utils.metrics.compare_to_targets. Writes OUT/transfer_<label>.json and
 prints a markdown table; sections the model was trained on are reported apart (never mixed in).
 Per round-trip section the JSON also splits the error by time-frequency band (tenths of Nyquist,
-utils.metrics.band_error_shares) for prediction and bicubic: where a model wins or loses.
+utils.metrics.band_error_shares) for prediction and bicubic: where a model wins or loses. Every
+set is also scored for "ceiling": bicubic with the best zero-phase time filter fitted against the
+target itself (utils.spectra.best_time_filter), an oracle no method has, so the table shows how
+much a gap filtering of the interpolated input could close at all.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from eval import consistency
 from sample import combined, degrade_for_roundtrip, load_model, make_predictor, with_sampling
 from utils.config import Config, ConfigError, RoundTripConfig, config_from_dict, config_to_dict, parse_override, validate
 from utils.metrics import band_error_shares, compare_to_targets
+from utils.spectra import best_time_filter
 from utils.runtime import pick_device, seed_everything
 
 RECIPE_B = {"band_factor": 1.0, "noise_std": 0.05, "colored_noise_std": 0.0}  # plain decimation + white noise
@@ -74,13 +78,15 @@ def bicubic_of(lr: np.ndarray) -> np.ndarray:
 
 
 def score(names, targets, preds, lrs) -> dict:
-    """Return compare_to_targets of predictions and bicubic(lr) against targets."""
-    return compare_to_targets(names, targets, {"pred": preds, "bicubic": [bicubic_of(x) for x in lrs]})
+    """Return compare_to_targets of predictions, bicubic(lr) and its oracle ceiling against targets."""
+    bicubics = [bicubic_of(x) for x in lrs]
+    return compare_to_targets(names, targets, {"pred": preds, "bicubic": bicubics,
+                                               "ceiling": [best_time_filter(b, t) for b, t in zip(bicubics, targets)]})
 
 
 def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
     """Return per-group metrics and consistency of the round trip of every field section under a recipe."""
-    names, originals, bicubics, preds, groups, consistent, bands = [], [], [], [], [], {}, {}
+    names, originals, lrs, preds, groups, consistent, bands = [], [], [], [], [], {}, {}
     for path in list_field_files(cfg.data.field_dir):
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
         lr, done = degrade_for_roundtrip(section, path.stem, recipe)
@@ -89,19 +95,19 @@ def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
         original = section[:done["reference_shape"][0], :done["reference_shape"][1]]
         names.append(path.stem)
         originals.append(original)
-        bicubics.append(bicubic_of(lr))
+        lrs.append(lr)
         preds.append(pred)
         groups.append("trained_on" if path.stem in trained_on else "held_out")
         consistent[path.stem] = consistency(pred, lr, done)
         of_pred = band_error_shares(pred, original)
         bands[path.stem] = {"original": of_pred["target"], "pred": of_pred["error"],
-                            "bicubic": band_error_shares(bicubics[-1], original)["error"]}
+                            "bicubic": band_error_shares(bicubic_of(lr), original)["error"]}
     result = {"consistency": consistent, "band_errors": bands}
     for group in ("held_out", "trained_on"):
         idx = [i for i, g in enumerate(groups) if g == group]
         if idx:
-            result[group] = compare_to_targets([names[i] for i in idx], [originals[i] for i in idx],
-                                               {"pred": [preds[i] for i in idx], "bicubic": [bicubics[i] for i in idx]})
+            result[group] = score([names[i] for i in idx], [originals[i] for i in idx], [preds[i] for i in idx],
+                                  [lrs[i] for i in idx])
     return result
 
 
@@ -134,8 +140,10 @@ def row_cells(name: str, result: dict) -> list[str]:
     """Return table cells 'pred / bicubic' of PSNR, SSIM, LSD: of one file's metrics, or the means of a set."""
     value = lambda system, metric: result[system][metric]["mean"] if isinstance(result[system][metric], dict) \
         else result[system][metric]  # noqa: E731
-    return [name] + [f"{value('pred', m):{f}} / {value('bicubic', m):{f}}" for m, f in
-                     (("psnr", ".2f"), ("ssim", ".3f"), ("lsd", ".2f"))]
+    cells = [f"{value('pred', m):{f}} / {value('bicubic', m):{f}}" for m, f in
+             (("psnr", ".2f"), ("ssim", ".3f"), ("lsd", ".2f"))]
+    ceiling = f"{value('ceiling', 'psnr'):.2f} / {value('ceiling', 'ssim'):.3f}" if "ceiling" in result else "-"
+    return [name] + cells + [ceiling]
 
 
 def main(cfg: Config, bench_args) -> None:
@@ -187,7 +195,8 @@ def main(cfg: Config, bench_args) -> None:
                                                           entry["second_generator"])])
         write_json(out / f"transfer_{label}.json", payload)  # after every setting: a long run keeps what it did
         print(f"{setting_label}: {entry['seconds']:.0f} s", flush=True)
-    print(markdown_table(["setting", "data", "section", "PSNR pred / bicubic", "SSIM", "LSD (dB)"], table))
+    print(markdown_table(["setting", "data", "section", "PSNR pred / bicubic", "SSIM", "LSD (dB)",
+                          "ceiling PSNR / SSIM"], table))
     print(f"wrote {out / f'transfer_{label}.json'}")
 
 

@@ -11,18 +11,25 @@ reference by 1 / (1 + snr(f) / strength):
 
 Bins where the input is at its noise floor (removed bands, everything above the input's
 Nyquist) keep the model's detail in full; bins the input measures well stay close to what it
-measured. Arrays are (time, trace) or (..., time, trace); time is the second-last axis.
+measured. With follow_amplitude (sampling.input_guard_amplitude: prediction) the reference first
+takes the prediction's amplitude where it is higher: one zero-phase gain per time frequency, fitted
+over all traces and kept in [1, MAX_AMPLITUDE_GAIN]. The guard then keeps the input's content
+(its phase and lateral structure) but lets the model undo an attenuation the input suffered (a
+filter's roll-off near a band edge or the Nyquist), which no shrinking toward the input can do.
+Arrays are (time, trace) or (..., time, trace); time is the second-last axis.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from datasets.condition import upsample
-from utils.spectra import filter_time
+from utils.spectra import best_time_gain, filter_time
 
 SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectrum
 FLOOR_QUANTILE = 0.1  # the noise floor: this quantile of the smoothed power over the band's upper 3/4
 MIN_RESPONSE = 0.5  # the interpolator's response is undone by at most 1 / MIN_RESPONSE
+MAX_AMPLITUDE_GAIN = 4.0  # follow_amplitude raises a frequency by at most 12 dB (a bound on a runaway model;
+                          # the fitted gains measured on real and synthetic sections stayed below 2.2)
 
 
 def _time_spectrum_power(x: np.ndarray) -> np.ndarray:
@@ -73,9 +80,18 @@ def guard_gain(lr: np.ndarray, n_out: int, strength: float) -> np.ndarray:
     return 1.0 / (1.0 + input_snr(lr, n_out) / strength)
 
 
-def guarded(samples: np.ndarray, lr: np.ndarray, strength: float, mode: str) -> np.ndarray:
+def amplitude_gain(reference: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Return the gain per time frequency that raises reference (time, trace) toward the samples' mean, in [1, MAX_AMPLITUDE_GAIN]."""
+    mean = np.asarray(samples, dtype=np.float64).reshape(-1, *reference.shape).mean(axis=0)
+    return np.clip(best_time_gain(reference, mean), 1.0, MAX_AMPLITUDE_GAIN)
+
+
+def guarded(samples: np.ndarray, lr: np.ndarray, strength: float, mode: str,
+            follow_amplitude: bool = False) -> np.ndarray:
     """Return the samples (..., time, trace) of one section with the input guard applied (strength > 0)."""
     reference = guard_reference(lr, mode)
     reference = reference[:samples.shape[-2], :samples.shape[-1]]
+    if follow_amplitude:
+        reference = filter_time(reference, amplitude_gain(reference, samples))
     gain = guard_gain(lr, samples.shape[-2], strength)
     return (reference + filter_time(samples - reference, gain)).astype(np.float32)

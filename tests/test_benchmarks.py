@@ -130,6 +130,9 @@ def test_transfer(trained_tiny, tmp_path):
         bands = entry["roundtrip_a"]["band_errors"]["east_40x36"]
         assert all(len(bands[key]) == 10 for key in ("original", "pred", "bicubic"))
         assert abs(sum(bands["original"]) - 1) < 1e-9 and min(bands["bicubic"]) >= 0
+        for scored in (entry["roundtrip_a"]["held_out"], entry["own_test"], entry["second_generator"]):
+            for metrics in scored["files"].values():  # the oracle ceiling: bicubic best filtered is never worse
+                assert metrics["ceiling"]["psnr"] >= metrics["bicubic"]["psnr"] - 1e-6
     assert result["roundtrip_b"]["band_factor"] == 1.0, "recipe B is plain decimation"
     assert (result["roundtrip_c"]["band_factor"], result["roundtrip_c"]["noise_std"]) == (0.75, 0.15)
     assert result["roundtrip_c"]["colored_band"] == result["roundtrip_a"]["colored_band"], "keys not named stay as A"

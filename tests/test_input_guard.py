@@ -6,7 +6,9 @@ import pytest
 
 from datasets.condition import upsample
 from datasets.degrade import decimate, lowpass_time
-from datasets.input_guard import guard_gain, guard_reference, guarded, input_snr, interpolation_response
+from datasets.input_guard import (MAX_AMPLITUDE_GAIN, amplitude_gain, guard_gain, guard_reference, guarded, input_snr,
+                                  interpolation_response)
+from utils.spectra import filter_time
 
 
 def band_energy(x: np.ndarray, low: float, high: float) -> float:
@@ -76,6 +78,30 @@ def test_a_dead_or_noiseless_input_gives_finite_output():
     dead = np.zeros((32, 8), dtype=np.float32)
     assert np.isfinite(input_snr(dead, 64)).all() and (input_snr(dead, 64) == 0).all()
     samples = np.random.default_rng(0).standard_normal((2, 64, 16)).astype(np.float32)
-    assert np.isfinite(guarded(samples, dead, 10.0, "bicubic")).all()
     tone = np.cos(np.pi * 0.25 * np.arange(32))[:, None] * np.ones((1, 8))  # no noise at all
-    assert np.isfinite(guarded(samples, tone, 10.0, "bicubic")).all()
+    for follow in (False, True):
+        assert np.isfinite(guarded(samples, dead, 10.0, "bicubic", follow)).all()
+        assert np.isfinite(guarded(samples, tone, 10.0, "bicubic", follow)).all()
+
+
+def test_following_the_amplitude_lets_the_model_undo_a_roll_off_but_not_change_the_content(narrowed_input):
+    reference = guard_reference(narrowed_input, "bicubic")
+    f = np.arange(129) / 128
+    undone = np.where((f > 0.1) & (f < 0.2), 1.5, 1.0)  # the model lifts a band the input measured well by 3.5 dB
+    spurious = band_limited(256, 64, 0.05, 0.2, 1)  # and adds content of its own there
+    samples = (filter_time(reference, undone) + spurious)[None]
+    followed = guarded(samples, narrowed_input, 10.0, "bicubic", follow_amplitude=True)[0]
+    kept = guarded(samples, narrowed_input, 10.0, "bicubic")[0]
+    lifted = filter_time(reference, undone)
+    assert band_energy(followed - lifted, 0.1, 0.2) < 0.02 * band_energy(spurious, 0.1, 0.2), \
+        "the lift is kept and the content pulled back"
+    assert band_energy(kept - reference, 0.1, 0.2) < 0.05 * band_energy(lifted - reference, 0.1, 0.2), \
+        "without it the guard pulls the lift back too"
+    assert band_energy(followed - kept, 0.01, 0.045) < 1e-6 * band_energy(reference, 0.01, 0.045), "nothing else moves"
+
+
+def test_the_amplitude_gain_never_lowers_the_input_and_is_bounded(narrowed_input):
+    reference = guard_reference(narrowed_input, "bicubic")
+    assert np.allclose(amplitude_gain(reference, 0.5 * reference[None]), 1.0), "a weaker prediction lowers nothing"
+    assert np.allclose(amplitude_gain(reference, np.stack([2 * reference, 4 * reference])), 3.0), "fitted to the mean"
+    assert np.allclose(amplitude_gain(reference, 100 * reference[None]), MAX_AMPLITUDE_GAIN)

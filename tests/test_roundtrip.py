@@ -294,7 +294,7 @@ def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir, b
     assert not (folder / "self_blend.json").exists(), "a stale weights file goes with its predictions"
 
 
-def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(tiny_cfg, field_dir):
+def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(tiny_cfg, field_dir, monkeypatch):
     from datasets.input_guard import guarded
     train.main(tiny_cfg)
     tiny_cfg.data.field_dir = str(field_dir)
@@ -302,11 +302,18 @@ def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(t
     sample.main(tiny_cfg)
     raw = {row["name"]: row["pred"] for row in eval_script.roundtrip_rows(tiny_cfg)[0]}
     tiny_cfg.sampling.input_guard = 1.0
-    sample.main(tiny_cfg)  # a new setting: the predictions are re-made
-    for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
-        expected = guarded(raw[row["name"]][None], row["lr"], 1.0, tiny_cfg.data.upsample_modes[0])[0]
-        assert np.abs(raw[row["name"]] - expected).max() > 1e-3 * np.abs(expected).max(), "the guard changes something"
-        np.testing.assert_allclose(row["pred"], expected, atol=1e-4 * np.abs(expected).max())
+    follows = []
+    monkeypatch.setattr(sample, "guarded", lambda *args: follows.append(args[4]) or guarded(*args))
+    for amplitude in ("input", "prediction"):
+        tiny_cfg.sampling.input_guard_amplitude = amplitude
+        follows.clear()
+        sample.main(tiny_cfg)  # a new setting: the predictions are re-made
+        assert follows and set(follows) == {amplitude == "prediction"}, "sampling.input_guard_amplitude reaches the guard"
+        for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
+            expected = guarded(raw[row["name"]][None], row["lr"], 1.0, tiny_cfg.data.upsample_modes[0],
+                               amplitude == "prediction")[0]
+            assert np.abs(raw[row["name"]] - expected).max() > 1e-3 * np.abs(expected).max(), "the guard changes something"
+            np.testing.assert_allclose(row["pred"], expected, atol=1e-4 * np.abs(expected).max())
 
 
 # ---------------------------------------------------------------- training on field sections

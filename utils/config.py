@@ -162,6 +162,7 @@ class SamplingConfig:
     self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
     self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
     input_guard: float  # > 0: departure from the input shrunk by 1 / (1 + snr / input_guard) per time frequency; 0: off
+    input_guard_amplitude: str  # input: the guard's reference is the input's | prediction: raised to the prediction's amplitude
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
     guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
     steps: int  # L, DDIM steps
@@ -479,6 +480,7 @@ def validate(cfg: Config) -> None:
            "1 or even with sampling.antithetic (samples come in pairs)", s.num_samples)
     _check(s.std_smoothing >= 0, "sampling.std_smoothing", ">= 0 (0: per-pixel std)", s.std_smoothing)
     _check(s.input_guard >= 0, "sampling.input_guard", ">= 0 (0: off)", s.input_guard)
+    _choice("sampling.input_guard_amplitude", s.input_guard_amplitude, ("input", "prediction"))
     _check(0 <= s.spectral_match <= 1, "sampling.spectral_match", "in [0, 1] (0: the plain mean of the K samples)",
            s.spectral_match)
     _check(not (s.antithetic and s.flips), "sampling.antithetic",

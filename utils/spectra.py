@@ -1,4 +1,4 @@
-"""Zero-phase filtering along time, shared by the samplers' post-processing (time is axis -2)."""
+"""Zero-phase filtering along time, shared by the samplers' post-processing and the benchmarks (time is axis -2)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,3 +11,27 @@ def filter_time(x: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """
     spectrum = np.fft.rfft(np.asarray(x, dtype=np.float64), axis=-2)
     return np.fft.irfft(spectrum * np.asarray(gain, dtype=np.float64)[:, None], n=x.shape[-2], axis=-2)
+
+
+def best_time_gain(x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Return the real gain per time frequency (time // 2 + 1 values) that brings x (time, trace) closest to target.
+
+    Each frequency's gain is the least-squares fit of target's spectrum by x's, over all traces. A
+    frequency where x holds only rounding (below 1e-12 of its strongest) gets gain 0.
+    """
+    have = np.fft.rfft(np.asarray(x, dtype=np.float64), axis=-2)
+    want = np.fft.rfft(np.asarray(target, dtype=np.float64), axis=-2)
+    energy = (np.abs(have) ** 2).sum(axis=-1)
+    fit = np.real(np.conj(have) * want).sum(axis=-1)
+    floor = 1e-12 * float(energy.max(initial=0.0)) + np.finfo(np.float64).tiny
+    return np.where(energy > floor, fit / np.maximum(energy, floor), 0.0)
+
+
+def best_time_filter(x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Return x (time, trace) filtered by best_time_gain(x, target).
+
+    It needs the target, so it is no method: it is the ceiling of every zero-phase filter along
+    time applied to x (e.g. to an interpolated input) and tells how much of a gap such filtering
+    could close at all.
+    """
+    return filter_time(x, best_time_gain(x, target))
