@@ -713,6 +713,8 @@ def main(cfg: Config) -> None:
     how += ", in antithetic pairs (sampling.antithetic)" if s.antithetic and s.num_samples > 1 else ""
     how += (", pulled toward interpolation by a self-check (sampling.self_blend"
             + (f", {len(s.self_blend_bands) + 1} bands)" if s.self_blend_bands else ")")) if s.self_blend else ""
+    how += (f", kept near the input where it holds signal (sampling.input_guard {s.input_guard:g}, "
+            f"reference at the {s.input_guard_amplitude}'s amplitude)") if s.input_guard > 0 else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
           f"{how}, device {device}")
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))
