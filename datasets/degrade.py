@@ -142,15 +142,16 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) ->
     """Return a noisy LR section F(hr), float32 (time/2, trace/2), with settings drawn from cfg's ranges.
 
     hr: (time, trace) HR section; rng draws the band factor (1 for a plain_fraction share) and taper, the
-    noise levels and the noise; cfg: DegradationConfig (band factor, taper and plain share, noise ranges,
-    coloured band, antialias).
+    noise levels and the noise, and whether an alias_fraction share skips the anti-alias filter; cfg:
+    DegradationConfig (band factor, taper and plain share, noise ranges, coloured band, antialias).
     """
     white_std = rng.uniform(*cfg.noise_std)
     colored_std = rng.uniform(*cfg.colored_noise_std)
     band_factor = rng.uniform(*cfg.band_factor) if cfg.band_factor[0] < 1 else 1.0
-    # These two are drawn only when they can matter, so their defaults leave the random stream (and the data) as before.
+    # These are drawn only when they can matter, so their defaults leave the random stream (and the data) as before.
     if cfg.plain_fraction > 0 and rng.uniform() < cfg.plain_fraction:
         band_factor = 1.0
     taper = rng.uniform(*cfg.band_taper) if band_factor < 1 and cfg.band_taper[0] < cfg.band_taper[1] \
         else cfg.band_taper[0]
-    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, cfg.antialias, taper).lr
+    antialias = cfg.antialias and not (cfg.alias_fraction > 0 and rng.uniform() < cfg.alias_fraction)
+    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, antialias, taper).lr

@@ -108,6 +108,27 @@ def test_plain_fraction_makes_inputs_without_band_narrowing(tiny_cfg):
     assert 30 < hits < 70, f"about a quarter of the inputs are plain, got {hits} of 200"
 
 
+def test_alias_fraction_decimates_a_share_of_inputs_without_the_anti_alias_filter(tiny_cfg):
+    import dataclasses
+    from datasets.degrade import degrade
+    section = layered_section()
+    deg = dataclasses.replace(tiny_cfg.degradation, band_factor=[1.0, 1.0], noise_std=[0.0, 0.0],
+                              colored_noise_std=[0.0, 0.0], antialias=True)
+    aliased = forward_model(section, np.random.default_rng(0), 1.0, 0.0, 0.0, deg.colored_band, False).lr
+    filtered = forward_model(section, np.random.default_rng(0), 1.0, 0.0, 0.0, deg.colored_band, True).lr
+    assert np.abs(aliased - filtered).max() > 0.05 * filtered.std(), "the filter matters for this section"
+    np.testing.assert_allclose(degrade(section, np.random.default_rng(1), dataclasses.replace(deg, alias_fraction=1.0)),
+                               aliased, atol=1e-6)
+    np.testing.assert_allclose(degrade(section, np.random.default_rng(1), dataclasses.replace(deg, alias_fraction=0.0)),
+                               filtered, atol=1e-6)
+    hits = sum(np.allclose(degrade(section, np.random.default_rng(s), dataclasses.replace(deg, alias_fraction=0.25)),
+                           aliased, atol=1e-6) for s in range(200))
+    assert 30 < hits < 70, f"about a quarter of the inputs are aliased, got {hits} of 200"
+    assert (degrade(section, np.random.default_rng(1), dataclasses.replace(deg, antialias=False, alias_fraction=0.0))
+            == degrade(section, np.random.default_rng(1), dataclasses.replace(deg, antialias=False,
+                                                                               alias_fraction=1.0))).all()
+
+
 # ---------------------------------------------------------------- guidance
 
 def test_guidance_pulls_the_low_band_of_x0_towards_the_input():

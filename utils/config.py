@@ -61,6 +61,7 @@ class DegradationConfig:
     band_factor: list[float]  # [min, max] time band narrowed to this fraction of the section's own band (1: none)
     band_taper: list[float]  # [min, max] share of the cutoff over which the narrowing rolls off (small: sharp)
     plain_fraction: float  # share of inputs made without narrowing the band (pure resampling + noise)
+    alias_fraction: float  # share of inputs decimated without the anti-alias filter (antialias: true only)
 
 
 @dataclass
@@ -384,6 +385,7 @@ def validate(cfg: Config) -> None:
     _check(len(deg.band_taper) == 2 and 0 < deg.band_taper[0] <= deg.band_taper[1] <= 1,
            "degradation.band_taper", "[min, max] with 0 < min <= max <= 1", deg.band_taper)
     _check(0 <= deg.plain_fraction <= 1, "degradation.plain_fraction", "in [0, 1]", deg.plain_fraction)
+    _check(0 <= deg.alias_fraction <= 1, "degradation.alias_fraction", "in [0, 1]", deg.alias_fraction)
     rt = cfg.roundtrip
     _check(0 < rt.band_factor <= 1, "roundtrip.band_factor", "in (0, 1]", rt.band_factor)
     _check(0 < rt.band_taper <= 1, "roundtrip.band_taper", "in (0, 1]", rt.band_taper)
