@@ -29,7 +29,7 @@ SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectru
 FLOOR_QUANTILE = 0.1  # the noise floor: this quantile of the smoothed power over the band's upper 3/4
 MIN_RESPONSE = 0.5  # the interpolator's response is undone by at most 1 / MIN_RESPONSE
 MAX_AMPLITUDE_GAIN = 4.0  # follow_amplitude raises a frequency by at most 12 dB (a bound on a runaway model;
-                          # the fitted gains measured on real and synthetic sections stayed below 2.2)
+                          # where the input holds signal the fitted gains measured stayed below 2.2)
 
 
 def _time_spectrum_power(x: np.ndarray) -> np.ndarray:
