@@ -77,16 +77,19 @@ def bicubic_of(lr: np.ndarray) -> np.ndarray:
     return upsample(lr, "bicubic").numpy()
 
 
-def score(names, targets, preds, lrs) -> dict:
-    """Return compare_to_targets of predictions, bicubic(lr) and its oracle ceiling against targets."""
-    bicubics = [bicubic_of(x) for x in lrs]
+def score(names, targets, preds, lrs, bicubics=None) -> dict:
+    """Return compare_to_targets of predictions, bicubic(lr) and its oracle ceiling against targets.
+
+    bicubics: the inputs' bicubic upsampling when the caller has it already; else made here.
+    """
+    bicubics = bicubics if bicubics is not None else [bicubic_of(x) for x in lrs]
     return compare_to_targets(names, targets, {"pred": preds, "bicubic": bicubics,
                                                "ceiling": [best_time_filter(b, t) for b, t in zip(bicubics, targets)]})
 
 
 def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
     """Return per-group metrics and consistency of the round trip of every field section under a recipe."""
-    names, originals, lrs, preds, groups, consistent, bands = [], [], [], [], [], {}, {}
+    names, originals, lrs, bicubics, preds, groups, consistent, bands = [], [], [], [], [], [], {}, {}
     for path in list_field_files(cfg.data.field_dir):
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
         lr, done = degrade_for_roundtrip(section, path.stem, recipe)
@@ -96,18 +99,19 @@ def roundtrip(cfg: Config, predict, recipe, trained_on: list[str]) -> dict:
         names.append(path.stem)
         originals.append(original)
         lrs.append(lr)
+        bicubics.append(bicubic_of(lr))
         preds.append(pred)
         groups.append("trained_on" if path.stem in trained_on else "held_out")
         consistent[path.stem] = consistency(pred, lr, done)
         of_pred = band_error_shares(pred, original)
         bands[path.stem] = {"original": of_pred["target"], "pred": of_pred["error"],
-                            "bicubic": band_error_shares(bicubic_of(lr), original)["error"]}
+                            "bicubic": band_error_shares(bicubics[-1], original)["error"]}
     result = {"consistency": consistent, "band_errors": bands}
     for group in ("held_out", "trained_on"):
         idx = [i for i, g in enumerate(groups) if g == group]
         if idx:
             result[group] = score([names[i] for i in idx], [originals[i] for i in idx], [preds[i] for i in idx],
-                                  [lrs[i] for i in idx])
+                                  [lrs[i] for i in idx], [bicubics[i] for i in idx])
     return result
 
 
