@@ -35,6 +35,7 @@ from datasets.dat_io import (field_interval, field_name, is_segy, list_field_fil
 from datasets.degrade import band_edge, forward_model
 from datasets.heldout import load_heldout
 from datasets.input_guard import guarded
+from datasets.spectrum_floor import spectrum_floored
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
 from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, write_segy_x2
 from datasets.synthetic import make_pair
@@ -285,7 +286,9 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
     its interpolated input by the section's self-check weight (self_blended), which is stored
     in `weights` (a dict, by name) when one is given; then sampling.input_guard > 0 keeps them
     near the input where it holds signal well above its noise (datasets.input_guard), with the
-    input's amplitude raised to theirs first when sampling.input_guard_amplitude is prediction.
+    input's amplitude raised to theirs first when sampling.input_guard_amplitude is prediction;
+    last, sampling.spectrum_floor > 1 lifts their time spectrum toward the interpolated input's
+    where it falls below (datasets.spectrum_floor).
     """
     gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
@@ -299,6 +302,9 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
         if cfg.sampling.input_guard > 0:
             samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0],
                                cfg.sampling.input_guard_amplitude == "prediction") for k, x in zip(samples, sections)]
+        if cfg.sampling.spectrum_floor > 1:
+            samples = [spectrum_floored(k, x, cfg.sampling.spectrum_floor, cfg.data.upsample_modes[0])
+                       for k, x in zip(samples, sections)]
         return samples
     return predict
 
@@ -649,7 +655,7 @@ def ensure_roundtrip(cfg: Config) -> bool:
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
 SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend", "input_guard",
-                                 "input_guard_amplitude",
+                                 "input_guard_amplitude", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
 
@@ -715,6 +721,8 @@ def main(cfg: Config) -> None:
             + (f", {len(s.self_blend_bands) + 1} bands)" if s.self_blend_bands else ")")) if s.self_blend else ""
     how += (f", kept near the input where it holds signal (sampling.input_guard {s.input_guard:g}, "
             f"reference at the {s.input_guard_amplitude}'s amplitude)") if s.input_guard > 0 else ""
+    how += (f", time spectrum lifted toward the interpolated input's by at most {s.spectrum_floor:g} x "
+            f"(sampling.spectrum_floor)") if s.spectrum_floor > 1 else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
           f"{how}, device {device}")
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))

@@ -103,7 +103,9 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("train.lr_schedule=linear", "train.lr_schedule"),
                                           ("train.lr_final=1.5", "train.lr_final"),
                                           ("sampling.input_guard=-1", "sampling.input_guard"),
-                                          ("sampling.input_guard_amplitude=model", "sampling.input_guard_amplitude")])
+                                          ("sampling.input_guard_amplitude=model", "sampling.input_guard_amplitude"),
+                                          ("sampling.spectrum_floor=0.5", "sampling.spectrum_floor"),
+                                          ("sampling.spectrum_floor=-1", "sampling.spectrum_floor")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])

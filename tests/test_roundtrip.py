@@ -315,7 +315,7 @@ def test_self_blend_through_sample_py_records_its_weights(tiny_cfg, field_dir, b
     assert not (folder / "self_blend.json").exists(), "a stale weights file goes with its predictions"
 
 
-def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(tiny_cfg, field_dir, monkeypatch):
+def test_input_guard_and_spectrum_floor_through_sample_py_are_applied_to_each_prediction(tiny_cfg, field_dir, monkeypatch):
     from datasets.input_guard import guarded
     train.main(tiny_cfg)
     tiny_cfg.data.field_dir = str(field_dir)
@@ -335,6 +335,16 @@ def test_input_guard_through_sample_py_is_the_guard_applied_to_each_prediction(t
                                amplitude == "prediction")[0]
             assert np.abs(raw[row["name"]] - expected).max() > 1e-3 * np.abs(expected).max(), "the guard changes something"
             np.testing.assert_allclose(row["pred"], expected, atol=1e-4 * np.abs(expected).max())
+    from datasets.spectrum_floor import spectrum_floored
+    tiny_cfg.sampling.input_guard, tiny_cfg.sampling.spectrum_floor = 0.0, 1.5
+    caps = []
+    monkeypatch.setattr(sample, "spectrum_floored", lambda *args: caps.append(args[2]) or spectrum_floored(*args))
+    sample.main(tiny_cfg)
+    assert caps and set(caps) == {1.5}, "sampling.spectrum_floor reaches the floor"
+    for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
+        expected = spectrum_floored(raw[row["name"]][None], row["lr"], 1.5, tiny_cfg.data.upsample_modes[0])[0]
+        assert np.abs(raw[row["name"]] - expected).max() > 1e-3 * np.abs(expected).max(), "the floor changes something"
+        np.testing.assert_allclose(row["pred"], expected, atol=1e-4 * np.abs(expected).max())
 
 
 # ---------------------------------------------------------------- training on field sections

@@ -164,6 +164,7 @@ class SamplingConfig:
     self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
     input_guard: float  # > 0: departure from the input shrunk by 1 / (1 + snr / input_guard) per time frequency; 0: off
     input_guard_amplitude: str  # input: the guard's reference is the input's | prediction: raised to the prediction's amplitude
+    spectrum_floor: float  # > 1: time spectrum raised toward the interpolated input's where below, by at most this gain; 0: off
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
     guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
     steps: int  # L, DDIM steps
@@ -483,6 +484,8 @@ def validate(cfg: Config) -> None:
     _check(s.std_smoothing >= 0, "sampling.std_smoothing", ">= 0 (0: per-pixel std)", s.std_smoothing)
     _check(s.input_guard >= 0, "sampling.input_guard", ">= 0 (0: off)", s.input_guard)
     _choice("sampling.input_guard_amplitude", s.input_guard_amplitude, ("input", "prediction"))
+    _check(s.spectrum_floor == 0 or s.spectrum_floor >= 1, "sampling.spectrum_floor", "0 (off) or a gain cap >= 1",
+           s.spectrum_floor)
     _check(0 <= s.spectral_match <= 1, "sampling.spectral_match", "in [0, 1] (0: the plain mean of the K samples)",
            s.spectral_match)
     _check(not (s.antithetic and s.flips), "sampling.antithetic",
