@@ -35,9 +35,9 @@ from datasets.dat_io import (field_interval, field_name, is_segy, list_field_fil
 from datasets.degrade import band_edge, forward_model
 from datasets.heldout import load_heldout
 from datasets.input_guard import guarded
-from datasets.spectrum_floor import spectrum_floored
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
 from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, write_segy_x2
+from datasets.spectrum_floor import spectrum_floored
 from datasets.synthetic import make_pair
 from diffusion.ddim import per_sample_noise, sample_ddim
 from diffusion.guidance import consistency_guidance

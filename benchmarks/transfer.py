@@ -1,19 +1,23 @@
-"""Does the model transfer? Real-section round trips under two degradation recipes, the own test split,
+"""Does the model transfer? Real-section round trips under several degradation recipes, the own test split,
 and a second, independent synthetic generator, for one or more sampling settings of a trained run.
 
     python -m benchmarks.transfer --config configs/quick.yaml [section.key=value ...]
         [--settings K:G,...] [--n-test 16] [--gen2 data/gen2] [--n-gen2 16] [--base-data data/synthetic]
-        [--recipe-c KEY=VALUE ...] [--label NAME] [--out DIR]
+        [--recipes AB | all] [--recipe-c KEY=VALUE ...] [--label NAME] [--out DIR]
 --settings lists sampling variants as K:G (num_samples K, guidance weight G), e.g. 1:0,4:0,4:0.5.
-Round trip A is roundtrip.* of the config; round trip B is another recipe (plain x2 decimation,
-no band narrowing, 5 % white noise), so a model tuned to one recipe shows it; --recipe-c adds a
-third, roundtrip.* with the given keys replaced (e.g. band_factor=0.75 noise_std=0.15
-colored_noise_std=0). The self-check (sampling.self_blend) always assumes recipe A. The second
+--recipes names the round trips by letter (benchmarks/recipes.py; default AB): A is roundtrip.* of
+the config, B plain x2 decimation with 5 % white noise (no band narrowing), so a model tuned to one
+recipe shows it, and C to O further checks; `all` runs the fifteen. --recipe-c adds an ad hoc round
+trip C, roundtrip.* with the given keys replaced (e.g. band_factor=0.75 noise_std=0.15
+colored_noise_std=0), in place of the named C. The self-check (sampling.self_blend) always assumes
+recipe A. The second
 generator's pairs (benchmarks/second_generator.py) are written to --gen2 when it is empty.
 --base-data scores the test split of the project's default synthetic set too (the same stems
 split.json-style), so models trained on other generator settings compare on one test set.
 Every figure comes from utils.metrics.compare_to_targets. Writes OUT/transfer_<label>.json and
-prints a markdown table; sections the model was trained on are reported apart (never mixed in).
+prints a markdown table per section and one per recipe (mean and worst ΔPSNR, how many held-out
+sections beat bicubic in PSNR, SSIM, LSD and all three); sections the model was trained on are
+reported apart (never mixed in).
 Per round-trip section the JSON also splits the error by time-frequency band (tenths of Nyquist,
 utils.metrics.band_error_shares) for prediction and bicubic: where a model wins or loses. Every
 set is also scored for "ceiling": bicubic with the best zero-phase time filter fitted against the
@@ -22,7 +26,6 @@ much a gap filtering of the interpolated input could close at all.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -32,6 +35,8 @@ import torch
 
 from benchmarks import second_generator
 from benchmarks.common import config_label, machine_info, markdown_table, output_dir, run_benchmark, write_json
+from benchmarks.recipes import RECIPES, recipe_letters
+from benchmarks.transfer_summary import held_out_deltas, recipe_row
 from datasets.dat_io import list_field_files, read_dat, read_field
 from datasets.heldout import load_heldout
 from datasets.pairs import list_stems, make_split
@@ -42,34 +47,58 @@ from utils.metrics import band_error_shares, compare_to_targets
 from utils.spectra import best_time_filter
 from utils.runtime import pick_device, seed_everything
 
-RECIPE_B = {"band_factor": 1.0, "noise_std": 0.05, "colored_noise_std": 0.0}  # plain decimation + white noise
-
-
 def add_flags(parser) -> None:
     parser.add_argument("--settings", default="1:0", help="sampling variants K:G (num_samples:guidance), comma-separated")
     parser.add_argument("--n-test", type=int, default=16, help="first N test stems of split.json")
     parser.add_argument("--gen2", default="data/gen2", help="folder of second-generator pairs (written if empty)")
     parser.add_argument("--n-gen2", type=int, default=16, help="second-generator pairs scored")
     parser.add_argument("--base-data", default="data/synthetic", help="default synthetic set (nx2/, sx/); '' skips")
+    parser.add_argument("--recipes", default="AB", help="round-trip recipes by letter (benchmarks/recipes.py), or all")
     parser.add_argument("--recipe-c", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="a third round-trip recipe: roundtrip.* with these keys replaced")
+                        help="an ad hoc round trip C: roundtrip.* with these keys replaced")
     parser.add_argument("--label", default="", help="names the output; default the --config stem")
 
 
-def recipe_from_flags(cfg: Config, items: list[str]) -> RoundTripConfig:
-    """Return cfg.roundtrip with the KEY=VALUE items replaced, checked as the config checks roundtrip.*."""
+def recipe_with(cfg: Config, changes: dict, flag: str) -> RoundTripConfig:
+    """Return cfg.roundtrip with the keys of changes replaced, checked as the config checks roundtrip.*."""
     data = config_to_dict(cfg)
     try:
-        for item in items:
-            _, key, value = parse_override("roundtrip." + item.removeprefix("roundtrip."))
+        for key, value in changes.items():
             if key not in data["roundtrip"]:
                 raise ConfigError(f"unknown key '{key}', expected one of {', '.join(data['roundtrip'])}")
             data["roundtrip"][key] = value
         recipe = config_from_dict(data)
         validate(recipe)
     except ConfigError as err:
-        raise ConfigError(f"--recipe-c: {str(err).removeprefix('stored config: ')}") from None
+        raise ConfigError(f"{flag}: {str(err).removeprefix('stored config: ')}") from None
     return recipe.roundtrip
+
+
+def recipe_from_flags(cfg: Config, items: list[str]) -> RoundTripConfig:
+    """Return cfg.roundtrip with the KEY=VALUE items replaced (--recipe-c)."""
+    changes = {}
+    for item in items:
+        try:
+            _, key, value = parse_override("roundtrip." + item.removeprefix("roundtrip."))
+        except ConfigError as err:
+            raise ConfigError(f"--recipe-c: {err}") from None
+        changes[key] = value
+    return recipe_with(cfg, changes, "--recipe-c")
+
+
+def named_recipes(cfg: Config, spec: str, recipe_c: list[str]) -> tuple[dict, dict]:
+    """Return ({roundtrip_<letter>: recipe}, {roundtrip_<letter>: letter} of the named ones) for --recipes and --recipe-c."""
+    try:
+        letters = recipe_letters(spec)
+    except ValueError as err:
+        raise ConfigError(f"--recipes: {err}") from None
+    if recipe_c and "C" in letters:
+        raise ConfigError("--recipe-c: round trip C is already named by --recipes; leave C out of --recipes to replace it")
+    keys = {f"roundtrip_{x.lower()}": x for x in letters}
+    recipes = {key: recipe_with(cfg, RECIPES[x][0], f"--recipes {x}") for key, x in keys.items()}
+    if recipe_c:
+        recipes["roundtrip_c"] = recipe_from_flags(cfg, recipe_c)
+    return dict(sorted(recipes.items())), keys
 
 
 def bicubic_of(lr: np.ndarray) -> np.ndarray:
@@ -155,9 +184,7 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.sampling.seed)
     model = load_model(cfg, device)
     cfg = model.cfg
-    recipes = {"roundtrip_a": cfg.roundtrip, "roundtrip_b": dataclasses.replace(cfg.roundtrip, **RECIPE_B)}
-    if bench_args.recipe_c:
-        recipes["roundtrip_c"] = recipe_from_flags(cfg, bench_args.recipe_c)
+    recipes, letters = named_recipes(cfg, bench_args.recipes, bench_args.recipe_c)
     held = load_heldout(cfg, "test", bench_args.n_test)
     gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, cfg.data.hr_shape)
     same_data = bench_args.base_data and cfg.data.source == "pairs" and \
@@ -167,8 +194,9 @@ def main(cfg: Config, bench_args) -> None:
     out = output_dir(cfg, bench_args)
     label = bench_args.label or config_label(bench_args)
     payload = {"machine": machine_info(device), "checkpoint_step": model.step, "run_dir": cfg.run.dir,
-               "trained_on_field": model.field_sections, **{name: vars(r) for name, r in recipes.items()}, "runs": []}
-    runs, table = payload["runs"], []
+               "trained_on_field": model.field_sections, **{name: vars(r) for name, r in recipes.items()},
+               "recipe_letters": letters, "runs": []}
+    runs, table, per_recipe = payload["runs"], [], []
     for setting in bench_args.settings.split(","):
         k, guidance = setting.split(":")
         run_cfg = with_sampling(cfg, num_samples=int(k), guidance=float(guidance))
@@ -187,6 +215,11 @@ def main(cfg: Config, bench_args) -> None:
         runs.append(entry)
         setting_label = f"K={k}, guidance {guidance}"
         for recipe in recipes:
+            deltas = held_out_deltas(entry[recipe])
+            if deltas:
+                letter = recipe.removeprefix("roundtrip_").upper()
+                what = RECIPES[letter][1] if recipe in letters else "--recipe-c"
+                per_recipe.append([setting_label, f"{letter} ({what})", *recipe_row(deltas)])
             for group in ("held_out", "trained_on"):
                 if group in entry[recipe]:
                     for name, files in entry[recipe][group]["files"].items():
@@ -201,6 +234,10 @@ def main(cfg: Config, bench_args) -> None:
         print(f"{setting_label}: {entry['seconds']:.0f} s", flush=True)
     print(markdown_table(["setting", "data", "section", "PSNR pred / bicubic", "SSIM", "LSD (dB)",
                           "ceiling PSNR / SSIM"], table))
+    if per_recipe:
+        print()
+        print(markdown_table(["setting", "recipe", "held-out sections", "mean ΔPSNR", "worst ΔPSNR", "PSNR up", "SSIM up",
+                              "LSD down", "all three"], per_recipe))
     print(f"wrote {out / f'transfer_{label}.json'}")
 
 

@@ -2,12 +2,12 @@
 
     python -m benchmarks.transfer_summary NAME=runs/bench_transfer/transfer_X.json[,more.json] ... [--per-section]
 Each NAME may list several JSON files of one model (for instance one per --recipe-c): their round
-trips are merged by recipe, a later file's third recipe named by its own degradation settings, so
-recipes with different keys stay apart. Only held-out sections count. For each recipe: the mean
-ΔPSNR (prediction minus bicubic), the worst ΔPSNR, and how many sections have PSNR above, SSIM
-above and LSD below bicubic's, and all three at once. The synthetic columns are the gains over
-bicubic on the own test split, the second generator and the default synthetic set (base test)
-of the first file, on the model's first line. --per-section prints every section's ΔPSNR / ΔSSIM /
+trips are merged by recipe; every recipe but A and B is named by its own degradation settings (and
+its letter when --recipes named it), so recipes with different keys stay apart. Only held-out
+sections count. For each recipe: the mean ΔPSNR (prediction minus bicubic), the worst ΔPSNR, and
+how many sections have PSNR above, SSIM above and LSD below bicubic's, and all three at once.
+The synthetic columns are the gains over bicubic on the own test split, the second generator and
+the default synthetic set (base test) of the first file, on the model's first line. --per-section prints every section's ΔPSNR / ΔSSIM /
 ΔLSD as well.
 """
 from __future__ import annotations
@@ -46,11 +46,18 @@ def collect(paths: list[Path]) -> tuple[dict, dict]:
         payload = json.loads(path.read_text())
         run = payload["runs"][0]
         first = first or run
-        for key, short in FIXED.items():
-            recipes.setdefault(short, {}).update(held_out_deltas(run[key]))
-        if "roundtrip_c" in run:
-            recipes.setdefault(recipe_name(payload["roundtrip_c"]), {}).update(held_out_deltas(run["roundtrip_c"]))
+        letters = payload.get("recipe_letters", {})
+        for key in sorted(k for k in run if k.startswith("roundtrip_")):
+            recipes.setdefault(recipe_label(key, payload, letters), {}).update(held_out_deltas(run[key]))
     return recipes, first
+
+
+def recipe_label(key: str, payload: dict, letters: dict) -> str:
+    """Return the name of one round trip of a file: A or B, else its letter (if --recipes named it) and its settings."""
+    if key in FIXED:
+        return FIXED[key]
+    described = recipe_name(payload[key])
+    return f"{letters[key]}: {described}" if key in letters else described
 
 
 def recipe_row(deltas: dict) -> list[str]:

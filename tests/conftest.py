@@ -63,6 +63,14 @@ def tiny_cfg(toy_data):
         "train.val_every=0", "sampling.steps=2", "sampling.batch_size=2", "run.device=cpu"])
 
 
+def band_limited(n_time: int, n_trace: int, low: float, high: float, seed: int) -> np.ndarray:
+    """Return white noise (time, trace) kept between low and high x the Nyquist along time."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal((n_time, n_trace)), axis=0)
+    f = np.arange(spectrum.shape[0]) / (spectrum.shape[0] - 1)
+    spectrum[(f < low) | (f >= high)] = 0
+    return np.fft.irfft(spectrum, n=n_time, axis=0)
+
+
 def run_cli(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `python script.py args` (or `python -m datasets.x args`) from the repository root, as a user would."""
     target = ["-m", script] if "." in script else [f"{script}.py"]

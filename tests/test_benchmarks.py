@@ -15,7 +15,7 @@ from datasets.heldout import load_heldout
 from diffusion.schedule import make_schedule, sampling_gammas
 from sample import chunked, load_model, make_net_fn, make_predictor
 from tests.conftest import TINY_MODEL
-from utils.config import load_config
+from utils.config import ConfigError, load_config
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +138,45 @@ def test_transfer(trained_tiny, tmp_path):
     assert result["roundtrip_c"]["colored_band"] == result["roundtrip_a"]["colored_band"], "keys not named stay as A"
     c, a = (result["runs"][0][r]["held_out"]["files"]["east_40x36"]["bicubic"]["psnr"] for r in ("roundtrip_c", "roundtrip_a"))
     assert c != a, "recipe C degrades differently from A"
+
+
+def test_transfer_runs_named_recipes_and_counts_them_per_recipe(trained_tiny, tmp_path, capsys):
+    from benchmarks import transfer_summary
+    out = tmp_path / "bench"
+    argv = trained_tiny + ["--n-test", "1", "--gen2", str(tmp_path / "gen2"), "--n-gen2", "1", "--base-data", "",
+                           "--out", str(out), "--label", "suite", "--recipes", "ajl"]
+    assert run(transfer, argv) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((out / "transfer_suite.json").read_text())
+    assert result["recipe_letters"] == {"roundtrip_a": "A", "roundtrip_j": "J", "roundtrip_l": "L"}
+    assert "roundtrip_b" not in result["runs"][0], "only the named recipes run"
+    assert (result["roundtrip_j"]["noise_std"], result["roundtrip_j"]["colored_noise_std"]) == (0.3, 0.1)
+    assert result["roundtrip_l"]["noise_std"] == 0 and result["roundtrip_j"]["band_factor"] == result["roundtrip_a"]["band_factor"]
+    lines = [line.split(" | ") for line in printed.splitlines() if line.startswith("| K=1")]
+    per_recipe = {cells[1].split()[0]: cells for cells in lines if len(cells) == 9}
+    assert set(per_recipe) == {"A", "J", "L"} and per_recipe["L"][1] == "L (A without noise)"
+    deltas = transfer_summary.held_out_deltas(result["runs"][0]["roundtrip_j"])
+    assert per_recipe["J"][2:4] == ["2", f"{sum(d[0] for d in deltas.values()) / 2:+.2f}"]
+    assert transfer_summary.main([f"m={out / 'transfer_suite.json'}"]) == 0
+    names = [line.split(" | ")[1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert names[0] == "A" and names[1].startswith("J: band 0.6, noise 0.3 + 0.1 coloured") and names[2].startswith("L: ")
+
+
+def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
+    from benchmarks.recipes import RECIPES, recipe_letters
+    cfg = load_config(None, [])
+    recipes, letters = transfer.named_recipes(cfg, "all", [])
+    assert list(letters.values()) == list(RECIPES) == list("ABCDEFGHIJKLMNO")
+    assert recipes["roundtrip_a"] == cfg.roundtrip and recipes["roundtrip_b"].band_factor == 1.0
+    assert recipes["roundtrip_i"].antialias is False and recipes["roundtrip_e"].band_taper == 0.8
+    assert recipe_letters("b, A") == ["B", "A"]
+    for spec, words in (("AZ", "unknown recipe 'Z'"), ("AA", "named twice"), ("", "no recipe")):
+        with pytest.raises(ValueError, match=words):
+            recipe_letters(spec)
+    with pytest.raises(ConfigError, match="--recipe-c: round trip C is already named"):
+        transfer.named_recipes(cfg, "ABC", ["band_factor=0.7"])
+    recipes, letters = transfer.named_recipes(cfg, "AB", ["band_factor=0.7"])
+    assert list(recipes) == ["roundtrip_a", "roundtrip_b", "roundtrip_c"] and "roundtrip_c" not in letters
 
 
 @pytest.mark.parametrize("item, words", [("band_factr=0.7", "unknown key 'band_factr'"),

@@ -8,6 +8,7 @@ from datasets.condition import upsample
 from datasets.degrade import decimate, lowpass_time
 from datasets.input_guard import (MAX_AMPLITUDE_GAIN, amplitude_gain, guard_gain, guard_reference, guarded, input_snr,
                                   interpolation_response)
+from tests.conftest import band_limited
 from utils.spectra import filter_time
 
 
@@ -16,14 +17,6 @@ def band_energy(x: np.ndarray, low: float, high: float) -> float:
     power = (np.abs(np.fft.rfft(x, axis=0)) ** 2).sum(axis=1)
     f = np.arange(len(power)) / (len(power) - 1)
     return float(power[(f >= low) & (f < high)].sum())
-
-
-def band_limited(n_time, n_trace, low, high, seed):
-    """Return white noise (time, trace) kept between low and high x the Nyquist along time."""
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal((n_time, n_trace)), axis=0)
-    f = np.arange(spectrum.shape[0]) / (spectrum.shape[0] - 1)
-    spectrum[(f < low) | (f >= high)] = 0
-    return np.fft.irfft(spectrum, n=n_time, axis=0)
 
 
 @pytest.fixture

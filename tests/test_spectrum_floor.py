@@ -6,15 +6,8 @@ import pytest
 
 from datasets.condition import upsample
 from datasets.spectrum_floor import floor_gain, spectrum_floored
+from tests.conftest import band_limited
 from utils.metrics import amplitude_spectrum
-
-
-def band_limited(n_time, n_trace, low, high, seed):
-    """Return white noise (time, trace) kept between low and high x the Nyquist along time."""
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal((n_time, n_trace)), axis=0)
-    f = np.arange(spectrum.shape[0]) / (spectrum.shape[0] - 1)
-    spectrum[(f < low) | (f >= high)] = 0
-    return np.fft.irfft(spectrum, n=n_time, axis=0)
 
 
 @pytest.fixture

@@ -1,0 +1,50 @@
+"""The round-trip recipes that check a model on real sections, by letter.
+
+A is the config's `roundtrip.*`; every other recipe replaces some of its keys (the rest stay as
+A's, so a config with another `roundtrip.*` moves them all). B to H were the project's checks up
+to docs/BENCHMARKS.md section 9e; I to O were each written down before they were first run, to
+look for weaknesses rather than to tune (sections 9e and 9f). `python -m benchmarks.transfer
+--recipes all` scores a model under all of them.
+"""
+from __future__ import annotations
+
+RECIPES: dict[str, tuple[dict, str]] = {
+    "A": ({}, "the config's roundtrip.*"),
+    "B": ({"band_factor": 1.0, "noise_std": 0.05, "colored_noise_std": 0.0}, "plain decimation, 5 % white noise"),
+    "C": ({"band_factor": 0.75, "noise_std": 0.15, "colored_noise_std": 0.0}, "band 0.75, 15 % white noise"),
+    "D": ({"band_factor": 0.5, "noise_std": 0.05, "colored_noise_std": 0.1, "colored_band": [0.2, 0.6]},
+          "band 0.5, coloured noise in another band"),
+    "E": ({"band_factor": 0.9, "band_taper": 0.8}, "smooth roll-off to 0.9"),
+    "F": ({"antialias": False, "noise_std": 0.05, "colored_noise_std": 0.05}, "A's band, no anti-alias filter"),
+    "G": ({"band_factor": 1.0, "noise_std": 0.1, "colored_noise_std": 0.05}, "plain decimation, A's noise"),
+    "H": ({"band_factor": 0.7, "band_taper": 0.5, "noise_std": 0.03, "colored_noise_std": 0.0},
+          "medium roll-off to 0.7, little noise"),
+    "I": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0},
+          "plain decimation, aliased"),
+    "J": ({"noise_std": 0.3, "colored_noise_std": 0.1}, "A with 30 % white and 10 % coloured noise"),
+    "K": ({"band_factor": 0.4, "noise_std": 0.1}, "narrowed to 0.4, below the trained range"),
+    "L": ({"noise_std": 0.0, "colored_noise_std": 0.0}, "A without noise"),
+    "M": ({"colored_noise_std": 0.2, "colored_band": [0.05, 0.9]}, "A with wide-band coloured noise"),
+    "N": ({"band_factor": 0.55, "band_taper": 0.4, "noise_std": 0.2, "colored_noise_std": 0.1,
+           "colored_band": [0.1, 0.3]}, "roll-off to 0.55, 20 % white and 10 % coloured noise"),
+    "O": ({"band_factor": 0.8, "antialias": False, "noise_std": 0.15, "colored_noise_std": 0.0},
+          "band 0.8, aliased, 15 % white noise"),
+}
+
+
+def recipe_letters(spec: str) -> list[str]:
+    """Return the recipe letters named by spec ('all', or letters such as 'ABJ', any case), in the order given.
+
+    Raises ValueError naming the first unknown letter, or a repeated one.
+    """
+    if spec.strip().lower() == "all":
+        return list(RECIPES)
+    letters = [c.upper() for c in spec if not c.isspace() and c != ","]
+    for i, letter in enumerate(letters):
+        if letter not in RECIPES:
+            raise ValueError(f"unknown recipe '{letter}', expected letters of {''.join(RECIPES)} or 'all'")
+        if letter in letters[:i]:
+            raise ValueError(f"recipe '{letter}' named twice")
+    if not letters:
+        raise ValueError(f"no recipe named, expected letters of {''.join(RECIPES)} or 'all'")
+    return letters
