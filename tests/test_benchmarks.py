@@ -179,6 +179,15 @@ def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
     assert list(recipes) == ["roundtrip_a", "roundtrip_b", "roundtrip_c"] and "roundtrip_c" not in letters
 
 
+def test_transfer_unknown_recipe_letter_is_one_line_before_any_work(trained_tiny, tmp_path, capsys):
+    argv = trained_tiny + ["--n-test", "1", "--gen2", str(tmp_path / "gen2"), "--n-gen2", "1", "--base-data", "",
+                           "--out", str(tmp_path / "bench"), "--recipes", "AZ"]
+    assert run(transfer, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --recipes:") and "unknown recipe 'Z'" in err[0]
+    assert not (tmp_path / "gen2").exists() and not (tmp_path / "bench").exists()
+
+
 @pytest.mark.parametrize("item, words", [("band_factr=0.7", "unknown key 'band_factr'"),
                                          ("band_factor=2", "roundtrip.band_factor")])
 def test_transfer_recipe_c_errors_name_the_key(trained_tiny, tmp_path, capsys, item, words):
