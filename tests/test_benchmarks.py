@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import train
-from benchmarks import early_mean, macs, objectives, quality_vs_steps, sample_speed, train_speed, transfer
+from benchmarks import early_mean, macs, objectives, quality_vs_steps, sample_speed, train_speed, transfer, val_sweep
 from benchmarks.common import run_benchmark
 from datasets.dat_io import write_dat
 from datasets.heldout import load_heldout
@@ -16,6 +16,7 @@ from diffusion.schedule import make_schedule, sampling_gammas
 from sample import chunked, load_model, make_net_fn, make_predictor
 from tests.conftest import TINY_MODEL
 from utils.config import ConfigError, load_config
+from utils.metrics import section_metrics
 
 
 @pytest.fixture(autouse=True)
@@ -197,6 +198,36 @@ def test_transfer_recipe_c_errors_name_the_key(trained_tiny, tmp_path, capsys, i
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --recipe-c:") and words in err[0]
     assert not (tmp_path / "gen2").exists(), "the recipe is checked before any work"
+
+
+def test_val_sweep_scores_each_value_on_the_validation_split_as_sample_py_predicts(trained_tiny, tmp_path, tiny_cfg, capsys):
+    out = tmp_path / "bench"
+    argv = trained_tiny + [f"run.dir={tiny_cfg.run.dir}", "--key", "sampling.spectrum_floor", "--values", "0, 1.5",
+                           "--n-val", "2", "--out", str(out)]
+    assert run(val_sweep, argv) == 0
+    result = json.loads((out / "val_sweep_spectrum_floor.json").read_text())
+    assert result["key"] == "sampling.spectrum_floor" and [v["value"] for v in result["values"]] == [0, 1.5]
+    cfg = load_config(None, trained_tiny + [f"run.dir={tiny_cfg.run.dir}", "sampling.spectrum_floor=1.5"])
+    model = load_model(cfg, torch.device("cpu"))
+    pairs = load_heldout(model.cfg, "val", 2)
+    preds = make_predictor(model.cfg, model.net, torch.device("cpu"))(pairs.lr, pairs.stems)
+    scored = result["values"][1]["result"]["files"]
+    assert sorted(scored) == sorted(pairs.stems)
+    for stem, samples, hr in zip(pairs.stems, preds, pairs.hr):  # the swept value is what sample.py would write
+        assert abs(scored[stem]["pred"]["psnr"] - section_metrics(samples[0], hr)["psnr"]) < 1e-4
+    row = result["values"][1]
+    assert row["all_three"] <= min(row["psnr_up"], row["ssim_up"], row["lsd_down"]) <= 2
+    assert row["mean_dpsnr"] == pytest.approx(result["values"][1]["result"]["gain_db"])
+    assert "| 1.5 | 2 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, words", [(["--key", "sampling.spectrum_flor", "--values", "1"], "--key: unknown key"),
+                                          (["--key", "spectrum_floor", "--values", "0.5"], "sampling.spectrum_floor")])
+def test_val_sweep_bad_key_or_value_is_one_line(trained_tiny, tmp_path, tiny_cfg, capsys, flags, words):
+    argv = trained_tiny + [f"run.dir={tiny_cfg.run.dir}", "--out", str(tmp_path / "bench"), *flags]
+    assert run(val_sweep, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --") and words in err[0]
 
 
 def test_early_mean_ends_on_the_samples_that_sample_py_writes(trained_tiny, tmp_path, tiny_cfg):
