@@ -76,7 +76,7 @@ def main(cfg: Config, bench_args) -> None:
                    "psnr_up": int(up[0].sum()), "ssim_up": int(up[1].sum()), "lsd_down": int(up[2].sum()),
                    "all_three": int((up[0] & up[1] & up[2]).sum())}
         payload["values"].append({"value": value, **summary, "result": result})
-        rows.append([str(value), str(len(d)), f"{summary['mean_dpsnr']:+.3f}", f"{summary['worst_dpsnr']:+.2f}",
+        rows.append([str(value).lower() if isinstance(value, bool) else str(value), str(len(d)), f"{summary['mean_dpsnr']:+.3f}", f"{summary['worst_dpsnr']:+.2f}",
                      f"{summary['mean_dssim']:+.4f}", f"{summary['mean_dlsd']:+.3f}", *(str(summary[k]) for k in
                      ("psnr_up", "ssim_up", "lsd_down", "all_three"))])
     out = output_dir(cfg, bench_args)
