@@ -113,8 +113,9 @@ def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float:
 
     F is the round trip's forward model without noise (same time cutoff, decimation).
     """
-    residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"],
-                                        section.get("band_taper", SHARP_TAPER)) - lr  # written before the key
+    residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"],  # older records
+                                        section.get("band_taper", SHARP_TAPER),  # lack the last two keys
+                                        section.get("decimation", "cells")) - lr
     return float(np.sqrt(np.mean(residual ** 2)) / max(section["noise_rms"], 1e-30))
 
 
@@ -233,7 +234,8 @@ def main_roundtrip(cfg: Config) -> None:
         result["self_blend"] = json.loads(blend_path.read_text())
     atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     d = result["degradation"]
-    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 decimation, "
+    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 "
+             f"{'point-sampled' if d.get('decimation', 'cells') == 'samples' else 'decimation'}, "
              f"noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
     if "self_blend" in result:

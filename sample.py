@@ -548,10 +548,10 @@ def degrade_for_roundtrip(section: np.ndarray, name: str, rt) -> tuple[np.ndarra
     reference = section[:section.shape[0] // 2 * 2, :section.shape[1] // 2 * 2]
     rng = np.random.default_rng([rt.seed, zlib.crc32(name.encode())])
     done = forward_model(reference, rng, rt.band_factor, rt.noise_std, rt.colored_noise_std, rt.colored_band,
-                         rt.antialias, rt.band_taper)
+                         rt.antialias, rt.band_taper, rt.decimation)
     return done.lr, {"reference_shape": list(reference.shape), "time_cutoff": done.time_cutoff,
                      "noise_rms": done.noise_rms, "band_factor": rt.band_factor, "band_taper": rt.band_taper,
-                     "antialias": rt.antialias}
+                     "antialias": rt.antialias, "decimation": rt.decimation}
 
 
 def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: list[str]) -> None:

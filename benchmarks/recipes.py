@@ -3,8 +3,9 @@
 A is the config's `roundtrip.*`; every other recipe replaces some of its keys (the rest stay as
 A's, so a config with another `roundtrip.*` moves them all). B to H were the project's checks up
 to docs/BENCHMARKS.md section 9e; I to O were each written down before they were first run, to
-look for weaknesses rather than to tune (sections 9e and 9f). `python -m benchmarks.transfer
---recipes all` scores a model under all of them.
+look for weaknesses rather than to tune (sections 9e and 9f); P to R decimate by point sampling
+(`roundtrip.decimation: samples`, section 9g), the way a recorder or a trace spacing samples, where
+A to O average 2 x 2 cells. `python -m benchmarks.transfer --recipes all` scores a model under all of them.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ RECIPES: dict[str, tuple[dict, str]] = {
            "colored_band": [0.1, 0.3]}, "roll-off to 0.55, 20 % white and 10 % coloured noise"),
     "O": ({"band_factor": 0.8, "antialias": False, "noise_std": 0.15, "colored_noise_std": 0.0},
           "band 0.8, aliased, 15 % white noise"),
+    "P": ({"decimation": "samples"}, "A, point-sampled instead of 2 x 2 cell means"),
+    "Q": ({"band_factor": 1.0, "noise_std": 0.05, "colored_noise_std": 0.0, "decimation": "samples"},
+          "B, point-sampled: plain resampling with nothing softened below the LR Nyquist"),
+    "R": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0,
+           "decimation": "samples"}, "I, point-sampled: every other sample and trace, aliased"),
 }
 
 

@@ -24,13 +24,14 @@ FIXED = {"roundtrip_a": "A", "roundtrip_b": "B"}
 
 
 def recipe_name(recipe: dict) -> str:
-    """Return a name of a third recipe from every key that changes its input: band, taper, noise, anti-alias."""
+    """Return a name of a third recipe from every key that changes its input: band, taper, noise, anti-alias, decimation."""
     taper = recipe.get("band_taper", SHARP_TAPER)
     coloured = recipe["colored_noise_std"]
     return (f"band {recipe['band_factor']:g}" + (f" taper {taper:g}" if taper != SHARP_TAPER else "")
             + f", noise {recipe['noise_std']:g} + {coloured:g} coloured"
             + (" in [{:g}, {:g}]".format(*recipe["colored_band"]) if coloured > 0 else "")
-            + ("" if recipe.get("antialias", True) else ", no anti-alias"))
+            + ("" if recipe.get("antialias", True) else ", no anti-alias")
+            + (", point-sampled" if recipe.get("decimation", "cells") == "samples" else ""))
 
 
 def held_out_deltas(entry: dict) -> dict[str, tuple[float, float, float]]:

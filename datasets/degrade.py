@@ -5,6 +5,9 @@ It is the paper's F_cor (data.source = degrade) with an optional narrowing of th
 and it makes the real-section round trip (roundtrip.*) and self-supervised field pairs.
 Sections are (time, trace). LR sample (i, j) sits at HR position (2i + 0.5, 2j + 0.5), the
 cell-centred grid that torch's interpolate(align_corners=False) assumes when it upsamples back.
+The decimation either averages each 2 x 2 cell (`cells`, the paper's) or takes the section's
+value at each cell centre (`samples`: point sampling, as a recorder or a coarse trace spacing
+samples a wavefield, with no averaging that softens the top of the band).
 The noise functions are shared with datasets/synthetic.py.
 """
 from __future__ import annotations
@@ -16,8 +19,10 @@ import scipy.fft
 
 from utils.config import DegradationConfig
 from utils.errors import DataError
+from utils.spectra import shift_half_sample
 
 SHARP_TAPER = 0.2  # share of the cutoff over which a band narrowing rolls off, unless a config says otherwise
+DECIMATIONS = ("cells", "samples")
 
 
 def lowpass(section: np.ndarray, cutoff: float, taper: float = 0.2) -> np.ndarray:
@@ -60,17 +65,24 @@ def lowpass_time(section: np.ndarray, cutoff: float, taper: float = SHARP_TAPER)
     return scipy.fft.idct(spectrum, type=2, norm="ortho", axis=0)
 
 
-def decimate(section: np.ndarray, antialias: bool) -> np.ndarray:
-    """Return the (time/2, trace/2) section of 2x2 cell means, optionally low-passed first.
+def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndarray:
+    """Return the (time/2, trace/2) section on the LR grid, optionally low-passed first.
 
     section: (time, trace) with even sizes; antialias removes what the LR grid cannot hold.
+    by: cells, the mean of each 2 x 2 cell (its box response halves the power at the LR Nyquist),
+    or samples, the section's value at each cell centre (band-limited interpolation half a
+    sample on, then every other sample): the same grid without the box's softening.
     """
     n_time, n_trace = section.shape
     if n_time % 2 or n_trace % 2:
         raise DataError(f"cannot halve a section of shape {section.shape} (time, trace); "
                         f"both sizes must be even")
+    if by not in DECIMATIONS:
+        raise ValueError(f"decimation must be one of {list(DECIMATIONS)}, got {by!r}")
     if antialias:
         section = lowpass(section, cutoff=0.5)
+    if by == "samples":
+        return shift_half_sample(shift_half_sample(section, axis=0), axis=1)[::2, ::2]
     return section.reshape(n_time // 2, 2, n_trace // 2, 2).mean(axis=(1, 3))  # (time/2, trace/2)
 
 
@@ -116,34 +128,36 @@ class Degraded:
 
 def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
                   colored_std: float, colored_band: list[float], antialias: bool,
-                  taper: float = SHARP_TAPER) -> Degraded:
+                  taper: float = SHARP_TAPER, decimation: str = "cells") -> Degraded:
     """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
     colored_band is the coloured noise's pass band in fractions of the LR Nyquist; taper is the
-    share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay).
+    share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay);
+    decimation: cells | samples (see decimate).
     """
     hr = np.asarray(hr, dtype=np.float64)
     cutoff = min(1.0, band_factor * band_edge(hr)) if band_factor < 1 else 1.0
-    clean = apply_deterministic_part(hr, cutoff, antialias, taper)
+    clean = apply_deterministic_part(hr, cutoff, antialias, taper, decimation)
     lr = add_noise(clean, rng, white_std, colored_std, colored_band)
     return Degraded(lr=lr.astype(np.float32), clean_lr=clean, time_cutoff=cutoff,
                     noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))))
 
 
 def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool,
-                             taper: float = SHARP_TAPER) -> np.ndarray:
+                             taper: float = SHARP_TAPER, decimation: str = "cells") -> np.ndarray:
     """Return F's noise-free part for a known time cutoff: what a prediction should reproduce. hr: (time, trace)."""
     hr = np.asarray(hr, dtype=np.float64)
-    return decimate(lowpass_time(hr, time_cutoff, taper) if time_cutoff < 1 else hr, antialias)
+    return decimate(lowpass_time(hr, time_cutoff, taper) if time_cutoff < 1 else hr, antialias, decimation)
 
 
 def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) -> np.ndarray:
     """Return a noisy LR section F(hr), float32 (time/2, trace/2), with settings drawn from cfg's ranges.
 
     hr: (time, trace) HR section; rng draws the band factor (1 for a plain_fraction share) and taper, the
-    noise levels and the noise, and whether an alias_fraction share skips the anti-alias filter; cfg:
-    DegradationConfig (band factor, taper and plain share, noise ranges, coloured band, antialias).
+    noise levels and the noise, whether an alias_fraction share skips the anti-alias filter and whether a
+    samples_fraction share is point-sampled; cfg: DegradationConfig (band factor, taper and plain
+    share, noise ranges, coloured band, antialias, decimation shares).
     """
     white_std = rng.uniform(*cfg.noise_std)
     colored_std = rng.uniform(*cfg.colored_noise_std)
@@ -154,4 +168,6 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) ->
     taper = rng.uniform(*cfg.band_taper) if band_factor < 1 and cfg.band_taper[0] < cfg.band_taper[1] \
         else cfg.band_taper[0]
     antialias = cfg.antialias and not (cfg.alias_fraction > 0 and rng.uniform() < cfg.alias_fraction)
-    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, antialias, taper).lr
+    decimation = "samples" if cfg.samples_fraction > 0 and rng.uniform() < cfg.samples_fraction else "cells"
+    return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, antialias, taper,
+                         decimation).lr

@@ -18,6 +18,7 @@ from segyio import BinField, TraceField
 
 from utils.atomic import atomic_write_with
 from utils.errors import DataError
+from utils.spectra import shift_half_sample
 
 TEXT_BYTES = 3200  # textual header: 40 lines of 80 characters
 HEAD_BYTES = 3600  # textual + 400-byte binary header
@@ -164,27 +165,7 @@ def to_input_grid(pred: np.ndarray) -> np.ndarray:
     pred = np.asarray(pred, dtype=np.float64)
     if pred.ndim != 2:
         raise ValueError(f"to_input_grid needs a 2D (time, trace) array, got shape {pred.shape}")
-    return _shift_half_sample(_shift_half_sample(pred, axis=0), axis=1).astype(np.float32)
-
-
-def _shift_half_sample(x: np.ndarray, axis: int) -> np.ndarray:
-    """Return x evaluated at index m + 0.5 along axis by band-limited (FFT phase-ramp) interpolation.
-
-    The signal is mirrored about its edges (half a sample outside, which suits a cell-centred grid)
-    by n/2 samples on each side: the padded 2n samples are then exactly one period of the mirrored
-    signal, so the FFT's wrap-around meets no jump.
-    """
-    n = x.shape[axis]
-    left = n // 2
-    widths = [(0, 0)] * x.ndim
-    widths[axis] = (left, n - left)
-    padded = np.pad(x, widths, mode="symmetric")                # 2n along axis
-    ramp_shape = [1] * x.ndim
-    ramp_shape[axis] = -1
-    freq = np.fft.rfftfreq(2 * n).reshape(ramp_shape)           # cycles per sample
-    spectrum = np.fft.rfft(padded, axis=axis) * np.exp(2j * np.pi * freq * 0.5)
-    shifted = np.fft.irfft(spectrum, n=2 * n, axis=axis)
-    return np.take(shifted, np.arange(left, left + n), axis=axis)
+    return shift_half_sample(shift_half_sample(pred, axis=0), axis=1).astype(np.float32)
 
 
 def write_segy_x2(path: str | Path, source: SegySection, data: np.ndarray, note: str) -> None:

@@ -97,6 +97,8 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("degradation.band_taper=[0.0, 0.2]", "degradation.band_taper"),
                                           ("degradation.plain_fraction=1.5", "degradation.plain_fraction"),
                                           ("degradation.alias_fraction=-0.1", "degradation.alias_fraction"),
+                                          ("degradation.samples_fraction=1.5", "degradation.samples_fraction"),
+                                          ("roundtrip.decimation=mean", "roundtrip.decimation"),
                                           ("roundtrip.band_taper=0", "roundtrip.band_taper"),
                                           ("sampling.spectral_match=1.5", "sampling.spectral_match"),
                                           ("sampling.spectral_match=-0.1", "sampling.spectral_match"),

@@ -129,6 +129,60 @@ def test_alias_fraction_decimates_a_share_of_inputs_without_the_anti_alias_filte
                                                                                alias_fraction=1.0))).all()
 
 
+def test_point_sampling_takes_the_value_at_each_cell_centre_where_cell_means_soften_the_band_top():
+    from datasets.degrade import decimate
+    f = 0.15  # cycles per HR sample: 0.3 of the HR Nyquist, inside the anti-alias pass band
+    t = np.arange(96)[:, None] + np.zeros((1, 64))
+    section = np.cos(2 * np.pi * f * t + 0.4)
+    centres = np.cos(2 * np.pi * f * (2 * np.arange(48) + 0.5) + 0.4)[:, None]  # LR sample i at HR 2i + 0.5
+    inner = slice(8, 40)  # away from the mirrored ends
+    for antialias in (True, False):
+        points = decimate(section, antialias, "samples")
+        assert points.shape == (48, 32)
+        np.testing.assert_allclose(points[inner], np.broadcast_to(centres, points.shape)[inner], atol=0.02)
+    cells = decimate(section, True, "cells")
+    box = np.cos(np.pi * f)  # the mean of two samples half a period apart in phase
+    np.testing.assert_allclose(cells[inner], box * np.broadcast_to(centres, cells.shape)[inner], atol=0.02)
+    with pytest.raises(ValueError, match="decimation must be one of"):
+        decimate(section, True, "median")
+
+
+def test_point_sampled_round_trip_records_its_decimation_and_consistency_uses_it():
+    section = layered_section()
+    done = forward_model(section, np.random.default_rng(0), 0.6, 0.01, 0.0, [0.05, 0.4], True, decimation="samples")
+    np.testing.assert_allclose(apply_deterministic_part(section, done.time_cutoff, True, 0.2, "samples"),
+                               done.clean_lr, atol=1e-9)
+    cells = apply_deterministic_part(section, done.time_cutoff, True, 0.2, "cells")
+    assert np.abs(cells - done.clean_lr).max() > 0.02 * cells.std(), "the two decimations differ on this section"
+    record = {"time_cutoff": done.time_cutoff, "antialias": True, "band_taper": 0.2, "noise_rms": done.noise_rms}
+    assert eval_script.consistency(section, done.lr, {**record, "decimation": "samples"}) == pytest.approx(1.0, abs=1e-4)
+    assert eval_script.consistency(section, done.lr, record) > 2, "an older record means cell means"
+    import zlib
+    from utils.config import load_config
+    rt = load_config(None, ["roundtrip.decimation=samples"]).roundtrip
+    lr, made = sample.degrade_for_roundtrip(section, "line", rt)
+    assert made["decimation"] == "samples"
+    rng = np.random.default_rng([rt.seed, zlib.crc32(b"line")])
+    np.testing.assert_array_equal(lr, forward_model(section, rng, rt.band_factor, rt.noise_std, rt.colored_noise_std,
+                                                    rt.colored_band, rt.antialias, rt.band_taper, "samples").lr)
+
+
+def test_samples_fraction_point_samples_a_share_of_the_training_inputs(tiny_cfg):
+    import dataclasses
+    from datasets.degrade import degrade
+    section = layered_section()
+    deg = dataclasses.replace(tiny_cfg.degradation, band_factor=[1.0, 1.0], noise_std=[0.0, 0.0],
+                              colored_noise_std=[0.0, 0.0], antialias=True)
+    points = forward_model(section, np.random.default_rng(0), 1.0, 0.0, 0.0, deg.colored_band, True, decimation="samples").lr
+    cells = forward_model(section, np.random.default_rng(0), 1.0, 0.0, 0.0, deg.colored_band, True).lr
+    np.testing.assert_allclose(degrade(section, np.random.default_rng(1), dataclasses.replace(deg, samples_fraction=1.0)),
+                               points, atol=1e-6)
+    np.testing.assert_allclose(degrade(section, np.random.default_rng(1), deg), cells, atol=1e-6)
+    hits = sum(np.allclose(degrade(section, np.random.default_rng(s), dataclasses.replace(deg, samples_fraction=0.25)),
+                           points, atol=1e-6) for s in range(200))
+    assert 30 < hits < 70, f"about a quarter of the inputs are point-sampled, got {hits} of 200"
+
+
 # ---------------------------------------------------------------- guidance
 
 def test_guidance_pulls_the_low_band_of_x0_towards_the_input():

@@ -62,6 +62,7 @@ class DegradationConfig:
     band_taper: list[float]  # [min, max] share of the cutoff over which the narrowing rolls off (small: sharp)
     plain_fraction: float  # share of inputs made without narrowing the band (pure resampling + noise)
     alias_fraction: float  # share of inputs decimated without the anti-alias filter (antialias: true only)
+    samples_fraction: float  # share of inputs decimated by point sampling at the cell centres instead of cell means
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RoundTripConfig:
     colored_noise_std: float  # band-limited noise std, fraction of the decimated section's std
     colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of the LR Nyquist
     antialias: bool  # low-pass before x2 decimation
+    decimation: str  # cells: mean of each 2 x 2 cell | samples: the value at each cell centre (point sampling)
     seed: int  # noise seed; each section draws from (seed, its name)
 
 
@@ -387,10 +389,12 @@ def validate(cfg: Config) -> None:
            "degradation.band_taper", "[min, max] with 0 < min <= max <= 1", deg.band_taper)
     _check(0 <= deg.plain_fraction <= 1, "degradation.plain_fraction", "in [0, 1]", deg.plain_fraction)
     _check(0 <= deg.alias_fraction <= 1, "degradation.alias_fraction", "in [0, 1]", deg.alias_fraction)
+    _check(0 <= deg.samples_fraction <= 1, "degradation.samples_fraction", "in [0, 1]", deg.samples_fraction)
     rt = cfg.roundtrip
     _check(0 < rt.band_factor <= 1, "roundtrip.band_factor", "in (0, 1]", rt.band_factor)
     _check(0 < rt.band_taper <= 1, "roundtrip.band_taper", "in (0, 1]", rt.band_taper)
     _check(rt.noise_std >= 0, "roundtrip.noise_std", ">= 0", rt.noise_std)
+    _choice("roundtrip.decimation", rt.decimation, ("cells", "samples"))
     _check(rt.colored_noise_std >= 0, "roundtrip.colored_noise_std", ">= 0", rt.colored_noise_std)
     _check(len(rt.colored_band) == 2 and 0 <= rt.colored_band[0] < rt.colored_band[1] <= 1,
            "roundtrip.colored_band", "[low, high] within [0, 1]", rt.colored_band)

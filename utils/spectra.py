@@ -1,4 +1,5 @@
-"""Zero-phase filtering along time, shared by the samplers' post-processing and the benchmarks (time is axis -2)."""
+"""Zero-phase filtering along time, shared by the samplers' post-processing and the benchmarks (time is axis -2),
+and the band-limited half-sample shift that moves a section between cell-centred and sample-aligned grids."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,3 +36,23 @@ def best_time_filter(x: np.ndarray, target: np.ndarray) -> np.ndarray:
     could close at all.
     """
     return filter_time(x, best_time_gain(x, target))
+
+
+def shift_half_sample(x: np.ndarray, axis: int) -> np.ndarray:
+    """Return x evaluated at index m + 0.5 along axis by band-limited (FFT phase-ramp) interpolation.
+
+    The signal is mirrored about its edges (half a sample outside, which suits a cell-centred grid)
+    by n/2 samples on each side: the padded 2n samples are then exactly one period of the mirrored
+    signal, so the FFT's wrap-around meets no jump.
+    """
+    n = x.shape[axis]
+    left = n // 2
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (left, n - left)
+    padded = np.pad(x, widths, mode="symmetric")                # 2n along axis
+    ramp_shape = [1] * x.ndim
+    ramp_shape[axis] = -1
+    freq = np.fft.rfftfreq(2 * n).reshape(ramp_shape)           # cycles per sample
+    spectrum = np.fft.rfft(padded, axis=axis) * np.exp(2j * np.pi * freq * 0.5)
+    shifted = np.fft.irfft(spectrum, n=2 * n, axis=axis)
+    return np.take(shifted, np.arange(left, left + n), axis=axis)
