@@ -19,7 +19,7 @@ import numpy as np
 
 from datasets.condition import upsample
 from datasets.dat_io import field_interval, read_dat, read_field
-from datasets.degrade import SHARP_TAPER, apply_deterministic_part
+from datasets.degrade import DECIMATION_NAMES, SHARP_TAPER, apply_deterministic_part
 from datasets.heldout import HeldOut, load_heldout
 from utils.atomic import atomic_write_bytes
 from utils.cli import run_main
@@ -234,8 +234,8 @@ def main_roundtrip(cfg: Config) -> None:
         result["self_blend"] = json.loads(blend_path.read_text())
     atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     d = result["degradation"]
-    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 "
-             f"{'point-sampled' if d.get('decimation', 'cells') == 'samples' else 'decimation'}, "
+    title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 decimation "
+             f"({DECIMATION_NAMES[d.get('decimation', 'cells')]}), "
              f"noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
     if "self_blend" in result:

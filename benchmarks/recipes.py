@@ -5,7 +5,8 @@ A's, so a config with another `roundtrip.*` moves them all). B to H were the pro
 to docs/BENCHMARKS.md section 9e; I to O were each written down before they were first run, to
 look for weaknesses rather than to tune (sections 9e and 9f); P to R decimate by point sampling
 (`roundtrip.decimation: samples`, section 9g), the way a recorder or a trace spacing samples, where
-A to O average 2 x 2 cells. `python -m benchmarks.transfer --recipes all` scores a model under all of them.
+A to O average 2 x 2 cells; S and T resize the way image libraries do (`bicubic`, `gaussian`), with
+their own filters only, as a user checking the model with an image toolkit would. `python -m benchmarks.transfer --recipes all` scores a model under all of them.
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ RECIPES: dict[str, tuple[dict, str]] = {
           "B, point-sampled: plain resampling with nothing softened below the LR Nyquist"),
     "R": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0,
            "decimation": "samples"}, "I, point-sampled: every other sample and trace, aliased"),
+    "S": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0,
+           "decimation": "bicubic"}, "B by bicubic resizing (torch, antialias), the usual image SR degradation"),
+    "T": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0,
+           "decimation": "gaussian"}, "B by skimage's rescale (Gaussian sigma 0.5, then cell means)"),
 }
 
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import markdown_table
-from datasets.degrade import SHARP_TAPER
+from datasets.degrade import DECIMATION_NAMES, SHARP_TAPER
 
 FIXED = {"roundtrip_a": "A", "roundtrip_b": "B"}
 
@@ -31,7 +31,7 @@ def recipe_name(recipe: dict) -> str:
             + f", noise {recipe['noise_std']:g} + {coloured:g} coloured"
             + (" in [{:g}, {:g}]".format(*recipe["colored_band"]) if coloured > 0 else "")
             + ("" if recipe.get("antialias", True) else ", no anti-alias")
-            + (", point-sampled" if recipe.get("decimation", "cells") == "samples" else ""))
+            + ("" if recipe.get("decimation", "cells") == "cells" else ", " + DECIMATION_NAMES[recipe["decimation"]]))
 
 
 def held_out_deltas(entry: dict) -> dict[str, tuple[float, float, float]]:

@@ -5,9 +5,10 @@ It is the paper's F_cor (data.source = degrade) with an optional narrowing of th
 and it makes the real-section round trip (roundtrip.*) and self-supervised field pairs.
 Sections are (time, trace). LR sample (i, j) sits at HR position (2i + 0.5, 2j + 0.5), the
 cell-centred grid that torch's interpolate(align_corners=False) assumes when it upsamples back.
-The decimation either averages each 2 x 2 cell (`cells`, the paper's) or takes the section's
+The decimation either averages each 2 x 2 cell (`cells`, the paper's), takes the section's
 value at each cell centre (`samples`: point sampling, as a recorder or a coarse trace spacing
-samples a wavefield, with no averaging that softens the top of the band).
+samples a wavefield, with no averaging that softens the top of the band), or resizes the way two
+common image libraries do (`gaussian`, `bicubic`; see decimate).
 The noise functions are shared with datasets/synthetic.py.
 """
 from __future__ import annotations
@@ -16,13 +17,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
+import torch
+import torch.nn.functional as F
 
 from utils.config import DegradationConfig
 from utils.errors import DataError
 from utils.spectra import shift_half_sample
 
 SHARP_TAPER = 0.2  # share of the cutoff over which a band narrowing rolls off, unless a config says otherwise
-DECIMATIONS = ("cells", "samples")
+DECIMATION_NAMES = {"cells": "2 x 2 cell means", "samples": "point-sampled", "gaussian": "Gaussian resize",
+                    "bicubic": "bicubic resize"}  # roundtrip.decimation: the words reports use
+DECIMATIONS = tuple(DECIMATION_NAMES)
+RESIZE_SIGMA = 0.5  # HR samples: the Gaussian skimage.transform.rescale(0.5, anti_aliasing=True) blurs with
 
 
 def lowpass(section: np.ndarray, cutoff: float, taper: float = 0.2) -> np.ndarray:
@@ -71,7 +78,11 @@ def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndar
     section: (time, trace) with even sizes; antialias removes what the LR grid cannot hold.
     by: cells, the mean of each 2 x 2 cell (its box response halves the power at the LR Nyquist),
     or samples, the section's value at each cell centre (band-limited interpolation half a
-    sample on, then every other sample): the same grid without the box's softening.
+    sample on, then every other sample): the same grid without the box's softening. Two image
+    resizers that users check models with, on the same grid: gaussian, a Gaussian blur of sigma
+    0.5 HR samples and then cell means (what skimage.transform.rescale(0.5, anti_aliasing=True)
+    does), and bicubic, torch's interpolate(scale_factor=0.5, mode="bicubic", antialias=True). Both
+    filter less than the anti-alias low-pass, so without it they leave part of the band aliased.
     """
     n_time, n_trace = section.shape
     if n_time % 2 or n_trace % 2:
@@ -83,6 +94,11 @@ def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndar
         section = lowpass(section, cutoff=0.5)
     if by == "samples":
         return shift_half_sample(shift_half_sample(section, axis=0), axis=1)[::2, ::2]
+    if by == "gaussian":
+        section = scipy.ndimage.gaussian_filter(np.asarray(section, dtype=np.float64), RESIZE_SIGMA, mode="mirror")
+    if by == "bicubic":
+        grid = torch.from_numpy(np.ascontiguousarray(section, dtype=np.float64))[None, None]
+        return F.interpolate(grid, scale_factor=0.5, mode="bicubic", antialias=True, align_corners=False)[0, 0].numpy()
     return section.reshape(n_time // 2, 2, n_trace // 2, 2).mean(axis=(1, 3))  # (time/2, trace/2)
 
 

@@ -147,6 +147,19 @@ def test_point_sampling_takes_the_value_at_each_cell_centre_where_cell_means_sof
         decimate(section, True, "median")
 
 
+def test_the_two_image_resizers_keep_the_cell_centred_grid_and_skimage_agrees():
+    from skimage.transform import rescale
+    from datasets.degrade import decimate
+    ramp = np.arange(64, dtype=np.float64)[:, None] + 0.5 * np.arange(48)[None, :]
+    centres = 2 * np.arange(32)[:, None] + 0.5 + 0.5 * (2 * np.arange(24)[None, :] + 0.5)
+    for by in ("gaussian", "bicubic", "cells"):  # (samples: band-limited, checked on a cosine above)
+        np.testing.assert_allclose(decimate(ramp, False, by)[4:-4, 4:-4], centres[4:-4, 4:-4], atol=1e-6, err_msg=by)
+    noise = np.random.default_rng(0).standard_normal((64, 48))
+    np.testing.assert_allclose(decimate(noise, False, "gaussian"), rescale(noise, 0.5, anti_aliasing=True), atol=1e-12)
+    gain = lambda by: decimate(noise, False, by).std() / decimate(noise, False, "samples").std()  # noqa: E731
+    assert gain("gaussian") < gain("bicubic") < 1, "both blur white noise before sampling, Gaussian the more"
+
+
 def test_point_sampled_round_trip_records_its_decimation_and_consistency_uses_it():
     section = layered_section()
     done = forward_model(section, np.random.default_rng(0), 0.6, 0.01, 0.0, [0.05, 0.4], True, decimation="samples")
