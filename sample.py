@@ -370,33 +370,64 @@ def apply_band_weights(detail: np.ndarray, input_edge: float, edges: list[float]
     return filter_time(detail, np.asarray(weights)[band_index(detail.shape[-2], input_edge, edges)])
 
 
+# The cautious self-check's second recipe (sampling.self_blend_aliased): plain x2 decimation without the
+# anti-alias filter and 5 % white noise (recipe I of benchmarks/recipes.py); other keys as roundtrip.*.
+ALIASED_SELF_CHECK = {"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0}
+
+
+def self_check_recipes(cfg: Config) -> list:
+    """Return the forward models the self-check degrades each input by: roundtrip.*, and with
+    sampling.self_blend_aliased also an aliased plain decimation (ALIASED_SELF_CHECK)."""
+    recipes = [cfg.roundtrip]
+    if cfg.sampling.self_blend_aliased:
+        recipes.append(replace(cfg.roundtrip, **ALIASED_SELF_CHECK))
+    return recipes
+
+
+def self_check_weights(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config, recipe) -> list:
+    """Return each section's self-check weight (a float, or one per band with sampling.self_blend_bands) under recipe.
+
+    The input is degraded once more by recipe (an octave down), super-resolved back by run, and the
+    weight is the blend_weight (band_blend_weights) of that prediction against the input itself.
+    """
+    mode, edges = cfg.data.upsample_modes[0], list(cfg.sampling.self_blend_bands)
+    coarser = [degrade_for_roundtrip(x, f"{n}/self-check", recipe)[0] for x, n in zip(sections, names)]
+    checks = run(coarser, [f"{n}/self-check" for n in names])
+    weights = []
+    for x, y, check in zip(sections, coarser, checks):
+        back = upsample(y, mode).numpy()
+        target, check_mean = x[:back.shape[0], :back.shape[1]], combined(check, cfg.sampling)[0]
+        weights.append(band_blend_weights(target, check_mean, back, band_edge(y), edges) if edges
+                       else blend_weight(target, check_mean, back))
+    return weights
+
+
 def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config,
                  progress: Callable[[int], None] | None = None, weights: dict | None = None) -> list[np.ndarray]:
     """Return run's K samples per section, each moved to interpolated + w (sample - interpolated).
 
-    w is the section's self-check: the input is degraded once more by roundtrip.* (an octave
-    down), super-resolved back by the same settings, and w is the blend_weight of that prediction
-    against the input itself. A model whose detail does not fit the section's own coarser scale
-    is thus trusted less; the std shrinks by the same w. The check costs about a quarter of a
-    prediction. It assumes the geology looks alike one octave down and that roundtrip.* is how
-    the data were degraded (docs/BENCHMARKS.md section 7 measures when that holds).
-    With sampling.self_blend_bands, w is one weight per band of time frequency (band_index:
-    bands in units of the input's own band edge), fitted and applied band by band.
+    w is the section's self-check (self_check_weights): the input is degraded once more by
+    roundtrip.* (an octave down), super-resolved back by the same settings, and w is the
+    blend_weight of that prediction against the input itself. A model whose detail does not fit
+    the section's own coarser scale is thus trusted less; the std shrinks by the same w. The check
+    costs about a quarter of a prediction. It assumes the geology looks alike one octave down and
+    that roundtrip.* is how the data were degraded (docs/BENCHMARKS.md section 7 measures when that
+    holds). With sampling.self_blend_bands, w is one weight per band of time frequency (band_index:
+    bands in units of the input's own band edge), fitted and applied band by band. With
+    sampling.self_blend_aliased the check also runs under an aliased plain decimation and each band
+    keeps the smaller weight: a lift must fit under both assumptions (section 9g).
     """
     mode, edges = cfg.data.upsample_modes[0], list(cfg.sampling.self_blend_bands)
-    coarser = [degrade_for_roundtrip(x, f"{n}/self-check", cfg.roundtrip)[0] for x, n in zip(sections, names)]
-    checks = run(coarser, [f"{n}/self-check" for n in names])
+    per_recipe = [self_check_weights(run, sections, names, cfg, recipe) for recipe in self_check_recipes(cfg)]
     samples = run(sections, names, progress)
     out = []
-    for x, y, check, k_samples, name in zip(sections, coarser, checks, samples, names):
-        back = upsample(y, mode).numpy()
-        target, check_mean = x[:back.shape[0], :back.shape[1]], combined(check, cfg.sampling)[0]
+    for i, (x, k_samples, name) in enumerate(zip(sections, samples, names)):
         interpolated = upsample(x, mode).numpy()
         if edges:
-            w = band_blend_weights(target, check_mean, back, band_edge(y), edges)
+            w = [float(v) for v in np.min([found[i] for found in per_recipe], axis=0)]
             blended = interpolated + apply_band_weights(k_samples - interpolated, band_edge(x), edges, w)
         else:
-            w = blend_weight(target, check_mean, back)
+            w = float(min(found[i] for found in per_recipe))
             blended = interpolated + w * (k_samples - interpolated)
         out.append(blended.astype(np.float32))
         if weights is not None:
@@ -654,7 +685,8 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend", "input_guard",
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend",
+                                 "self_blend_aliased", "input_guard",
                                  "input_guard_amplitude", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
@@ -718,7 +750,8 @@ def main(cfg: Config) -> None:
     how += ", each on a flipped input (sampling.flips)" if s.flips and s.num_samples > 1 else ""
     how += ", in antithetic pairs (sampling.antithetic)" if s.antithetic and s.num_samples > 1 else ""
     how += (", pulled toward interpolation by a self-check (sampling.self_blend"
-            + (f", {len(s.self_blend_bands) + 1} bands)" if s.self_blend_bands else ")")) if s.self_blend else ""
+            + (f", {len(s.self_blend_bands) + 1} bands" if s.self_blend_bands else "")
+            + (", also under aliasing)" if s.self_blend_aliased else ")")) if s.self_blend else ""
     how += (f", kept near the input where it holds signal (sampling.input_guard {s.input_guard:g}, "
             f"reference at the {s.input_guard_amplitude}'s amplitude)") if s.input_guard > 0 else ""
     how += (f", time spectrum lifted toward the interpolated input's by at most {s.spectrum_floor:g} x "

@@ -3,6 +3,7 @@ and self-supervised training on field sections with one held out."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace as replace_fields
 from pathlib import Path
 
 import numpy as np
@@ -355,6 +356,46 @@ def test_band_self_blend_keeps_the_band_the_model_gets_right_one_octave_down(tin
     assert low_w > 0.9 and high_w < 0.1, weights
     expected = bicubic(lr) + sample.apply_band_weights(raw - bicubic(lr), band_edge(lr), [1.0], [low_w, high_w])
     np.testing.assert_allclose(blended, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("bands", [[], [1.0]])
+def test_the_cautious_self_check_keeps_per_band_the_smaller_weight_of_its_two_recipes(tiny_cfg, bands):
+    import copy
+    lr, _ = sample.degrade_for_roundtrip(layered_section(64, 48), "a", tiny_cfg.roundtrip)  # (32, 24)
+    tiny_cfg.sampling.self_blend_bands = bands
+    aliased = replace_fields(tiny_cfg.roundtrip, **sample.ALIASED_SELF_CHECK)
+    by_roundtrip = sample.degrade_for_roundtrip(lr, "a/self-check", tiny_cfg.roundtrip)[0]
+    by_aliasing = sample.degrade_for_roundtrip(lr, "a/self-check", aliased)[0]
+    assert np.abs(by_roundtrip - by_aliasing).max() > 0.01
+
+    def detail(x, name, k):  # one octave down: right below the edge and wrong above it under roundtrip.*, the
+        if not name.endswith("/self-check"):  # reverse under aliasing; for the input itself any detail
+            return 0.1 * np.cos(np.arange(2 * x.shape[0]))[:, None] * np.ones(2 * x.shape[1])
+        exact = lr - bicubic(x)
+        below, above = (sample.apply_band_weights(exact, band_edge(x), [1.0], w) for w in ([1, 0], [0, 1]))
+        if not bands:
+            return exact if np.array_equal(x, by_roundtrip) else -exact
+        return below - above if np.array_equal(x, by_roundtrip) else above - below
+
+    def weights_under(cfg):
+        found = {}
+        sample.self_blended(fake_model(detail), [lr], ["a"], cfg, weights=found)
+        return np.atleast_1d(found["a"])
+
+    alone = weights_under(tiny_cfg)
+    told = copy.deepcopy(tiny_cfg)
+    told.roundtrip = aliased
+    under_aliasing = weights_under(told)
+    cautious = copy.deepcopy(tiny_cfg)
+    cautious.sampling.self_blend_aliased = True
+    both = weights_under(cautious)
+    if bands:
+        assert alone == pytest.approx([1, 0], abs=0.05) and under_aliasing == pytest.approx([0, 1], abs=0.05)
+    else:
+        assert alone[0] == pytest.approx(1) and under_aliasing[0] == 0
+    np.testing.assert_allclose(both, np.minimum(alone, under_aliasing), atol=1e-9)
+    assert [r.antialias for r in sample.self_check_recipes(cautious)] == [tiny_cfg.roundtrip.antialias, False]
+    assert "sampling.self_blend_aliased" in sample.prediction_settings(cautious, 0)
 
 
 @pytest.mark.parametrize("bands", [[], [0.5, 1.0, 1.67]])
