@@ -150,7 +150,7 @@ def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
     colored_band is the coloured noise's pass band in fractions of the LR Nyquist; taper is the
     share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay);
-    decimation: cells | samples (see decimate).
+    decimation: cells | samples | gaussian | bicubic (see decimate).
     """
     hr = np.asarray(hr, dtype=np.float64)
     cutoff = min(1.0, band_factor * band_edge(hr)) if band_factor < 1 else 1.0
