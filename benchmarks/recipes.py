@@ -6,7 +6,8 @@ to docs/BENCHMARKS.md section 9e; I to O were each written down before they were
 look for weaknesses rather than to tune (sections 9e and 9f); P to R decimate by point sampling
 (`roundtrip.decimation: samples`, section 9g), the way a recorder or a trace spacing samples, where
 A to O average 2 x 2 cells; S and T resize the way image libraries do (`bicubic`, `gaussian`), with
-their own filters only, as a user checking the model with an image toolkit would. `python -m benchmarks.transfer --recipes all` scores a model under all of them.
+their own filters only, as a user checking the model with an image toolkit would. `python -m
+benchmarks.transfer --recipes all` scores a model under all of them.
 """
 from __future__ import annotations
 

@@ -396,6 +396,8 @@ def test_the_cautious_self_check_keeps_per_band_the_smaller_weight_of_its_two_re
     np.testing.assert_allclose(both, np.minimum(alone, under_aliasing), atol=1e-9)
     assert [r.antialias for r in sample.self_check_recipes(cautious)] == [tiny_cfg.roundtrip.antialias, False]
     assert "sampling.self_blend_aliased" in sample.prediction_settings(cautious, 0)
+    from benchmarks.recipes import RECIPES
+    assert sample.ALIASED_SELF_CHECK == RECIPES["I"][0], "the cautious check is recipe I, as documented"
 
 
 @pytest.mark.parametrize("bands", [[], [0.5, 1.0, 1.67]])
