@@ -70,18 +70,26 @@ def calibrate_std(cfg: Config, held: HeldOut, outputs: dict) -> dict:
     keep = [i for i, hr in enumerate(held.hr) if unscorable(hr) is None]
     pick = lambda items: [items[i] for i in keep]  # noqa: E731
     result = {"raw": calibration(pick(held.hr), pick(outputs["pred"]), pick(outputs["std"]))}
+    scale, fitted_on = validation_std_scale(cfg)
+    if scale is None:
+        result["note"] = fitted_on
+        return result
+    result["recalibrated"] = calibration(pick(held.hr), pick(outputs["pred"]), pick(outputs["std"]), scale)
+    result["recalibrated"]["fitted_on"] = fitted_on
+    return result
+
+
+def validation_std_scale(cfg: Config) -> tuple[float | None, str]:
+    """Return (the std scale fitted on the validation predictions in samples_val/, where it was fitted),
+    or (None, why not) when they have no std maps."""
     try:
         val, val_outputs = read_predictions(cfg, "val")
     except DataError:
         val_outputs = None
     if val_outputs is None or val_outputs["std"] is None:
-        result["note"] = ("no validation std maps: run sample.py sampling.input=val with the same "
-                          "sampling.num_samples to fit a recalibration scale")
-        return result
-    scale = fit_std_scale(val.hr, val_outputs["pred"], val_outputs["std"])
-    result["recalibrated"] = calibration(pick(held.hr), pick(outputs["pred"]), pick(outputs["std"]), scale)
-    result["recalibrated"]["fitted_on"] = f"validation split, {len(val.stems)} files"
-    return result
+        return None, ("no validation std maps: run sample.py sampling.input=val with the same "
+                      "sampling.num_samples to fit a recalibration scale")
+    return fit_std_scale(val.hr, val_outputs["pred"], val_outputs["std"]), f"validation split, {len(val.stems)} files"
 
 
 def test_rows(cfg: Config) -> list[dict]:
@@ -163,25 +171,32 @@ def score_roundtrip(cfg: Config) -> tuple[dict, list[dict]]:
     result["consistency"] = {r["name"]: r["consistency"] for r in rows}
     for r in rows:
         r["metrics"] = result[r["group"].replace(" ", "_")]["files"].get(r["name"])
-    calibrated = calibrate_roundtrip_std(rows)
-    if calibrated:
-        result["calibration"] = calibrated
+    if any(r["std"] is not None for r in rows):
+        calibrated = calibrate_roundtrip_std(rows, validation_std_scale(cfg))
+        if calibrated:
+            result["calibration"] = calibrated
     return result, rows
 
 
-def calibrate_roundtrip_std(rows: list[dict]) -> dict:
+def calibrate_roundtrip_std(rows: list[dict], validation: tuple[float | None, str] = (None, "")) -> dict:
     """Return the std maps' calibration on the held-out round-trip sections ({} without std maps).
 
-    raw: coverage pooled over their pixels. leave_one_out: each section's std scaled by the one scalar
-    (fit_std_scale) fitted on the other held-out sections, never on itself, then pooled: how well
-    a scale learnt on some real sections carries to another. per_section: raw coverage at 1 and 2
-    std and that section's leave-one-out scale.
+    raw: coverage pooled over their pixels. recalibrated: with the scale fitted on the synthetic
+    validation split (validation: validation_std_scale's answer; left out when it has none), the
+    one a user without any HR section can apply. leave_one_out: each section's std scaled by the
+    one scalar (fit_std_scale) fitted on the other held-out sections, never on itself, then pooled:
+    how well a scale learnt on some real sections carries to another. per_section: raw coverage at
+    1, 2 and 3 std and that section's leave-one-out scale.
     """
     held = [r for r in rows if r["group"] == "held out" and r["std"] is not None and r["metrics"]]
     if not held:
         return {}
     pick = lambda key, part: [r[key] for r in part]  # noqa: E731
     out = {"raw": calibration(pick("original", held), pick("pred", held), pick("std", held)), "per_section": {}}
+    scale, fitted_on = validation
+    if scale is not None:
+        out["recalibrated"] = calibration(pick("original", held), pick("pred", held), pick("std", held), scale)
+        out["recalibrated"]["fitted_on"] = fitted_on
     scales = {}
     if len(held) >= 2:
         for r in held:
@@ -198,11 +213,18 @@ def calibrate_roundtrip_std(rows: list[dict]) -> dict:
     # Sections come in their own units, so a rank correlation over all their pixels would mostly
     # rank the sections by amplitude: report the median of each section's own instead.
     within = float(np.median([v["spearman_std_abs_error"] for v in out["per_section"].values()]))
-    for kind in ("raw", "leave_one_out"):
+    for kind in ("raw", "recalibrated", "leave_one_out"):
         if kind in out:
             out[kind]["spearman_std_abs_error"] = within
             out[kind]["spearman_note"] = "median over the sections of each section's own rank correlation"
     return out
+
+
+def roundtrip_curves(calib: dict) -> dict:
+    """Return the reliability curves of a round trip's std calibration (calibrate_roundtrip_std), by legend name."""
+    names = {"raw": "raw", "recalibrated": "scale fitted on the validation split",
+             "leave_one_out": "leave one section out, median"}
+    return {names[k]: v for k, v in calib.items() if k in names}
 
 
 def format_roundtrip(result: dict, rows: list[dict]) -> str:
@@ -245,9 +267,8 @@ def main_roundtrip(cfg: Config) -> None:
     plot_roundtrip(rows, cfg.eval.max_freq, folder / "roundtrip.png", title)
     print(format_roundtrip(result, rows))
     if "calibration" in result:
-        names = {"raw": "raw", "leave_one_out": "leave one section out, median"}
-        curves = {names[k]: v for k, v in result["calibration"].items() if k in names}
-        plot_reliability(curves, folder / "reliability.png", f"std maps of {cfg.run.dir}, held-out round-trip sections")
+        plot_reliability(roundtrip_curves(result["calibration"]), folder / "reliability.png",
+                         f"std maps of {cfg.run.dir}, held-out round-trip sections")
         print(format_calibration(result["calibration"]))
     print(f"wrote {folder / 'metrics.json'} and {folder / 'roundtrip.png'}")
 

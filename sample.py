@@ -55,7 +55,7 @@ from utils.plots import plot_sample_grid
 from utils.run_folder import prepare_run_dir, record_run, refuse_input_folders
 from utils.runtime import autocast, pick_device, seed_everything
 
-Predict = Callable[..., list[np.ndarray]]  # predict(sections, names, progress=None, sources=None, weights=None)
+Predict = Callable[..., list[np.ndarray]]  # predict(sections, names, progress=None, sources=None, weights=None, own=None)
 
 
 # ---- The inference pipeline ------------------------------------------------------------------
@@ -210,30 +210,40 @@ def match_time_spectrum(mean: np.ndarray, samples: np.ndarray, strength: float) 
     return filter_time(mean, gain).astype(mean.dtype)
 
 
-def mean_and_std(samples: np.ndarray, smoothing: float = 0.0,
-                 spectral_match: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+def mean_and_std(samples: np.ndarray, smoothing: float = 0.0, spectral_match: float = 0.0,
+                 own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Return the prediction (2h, 2w) from K samples (K, 2h, 2w), and their std (None when K = 1).
 
     The prediction is the samples' mean, its time spectrum moved toward theirs by spectral_match
-    (match_time_spectrum; 0: the plain mean). The std is the samples' spread about their plain
-    mean; smoothing > 0 pools their variance over neighbouring pixels (a Gaussian of that sigma,
-    in output samples) before the square root: with K = 4 each pixel's own variance rests on 3
-    degrees of freedom, too few for its tails, and the posterior spread varies slowly.
+    (match_time_spectrum; 0: the plain mean). The std is the root mean square distance of the
+    model's own samples (own, (K, 2h, 2w); default: the samples themselves) from the samples'
+    plain mean. When the self-check, the guard or the floor moved the samples, own are the
+    model's draws before that: the moved samples agree with each other where they were pulled
+    to the input, although the truth is no nearer (docs/BENCHMARKS.md section 9a), so the std is
+    the model's spread plus how far the written mean moved from the model's. smoothing > 0 pools
+    the variance over neighbouring pixels (a Gaussian of that sigma, in output samples) before
+    the square root: with K = 4 each pixel's own variance rests on 3 degrees of freedom, too few
+    for its tails, and the posterior spread varies slowly.
     """
     samples = np.asarray(samples, dtype=np.float64)
     if len(samples) == 1:
         return samples[0].astype(np.float32), None
     mean = samples.mean(axis=0)
-    variance = samples.var(axis=0)
+    spread = samples if own is None else np.asarray(own, dtype=np.float64)
+    if spread.shape != samples.shape:
+        raise ValueError(f"own samples of shape {spread.shape} do not match the samples' {samples.shape}")
+    variance = ((spread - mean) ** 2).mean(axis=0)
     if smoothing > 0:
         variance = gaussian_filter(variance, smoothing, mode="reflect")
     prediction = match_time_spectrum(mean, samples, spectral_match)
     return prediction.astype(np.float32), np.sqrt(variance).astype(np.float32)
 
 
-def combined(samples: np.ndarray, s) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return mean_and_std of K samples under the sampling settings s (std_smoothing, spectral_match)."""
-    return mean_and_std(samples, s.std_smoothing, s.spectral_match)
+def combined(samples: np.ndarray, s, own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return mean_and_std of K samples (and the model's own, see there) under the sampling settings s,
+    the std multiplied by s.std_scale."""
+    mean, std = mean_and_std(samples, s.std_smoothing, s.spectral_match, own)
+    return mean, None if std is None else (std * s.std_scale).astype(np.float32)
 
 
 def trained_settings(cfg: Config, stored: Config) -> Config:
@@ -280,8 +290,10 @@ def load_model(cfg: Config, device: torch.device) -> TrainedModel:
 
 
 def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> Predict:
-    """Return predict(sections, names, progress=None, sources=None, weights=None) -> K samples per section.
+    """Return predict(sections, names, progress=None, sources=None, weights=None, own=None) -> K samples per section.
 
+    own (a dict), when given, receives each section's samples as the model drew them, before
+    any of the steps below moved them (by name): mean_and_std takes the std from those.
     Settings come from cfg. With sampling.self_blend every section's samples are pulled toward
     its interpolated input by the section's self-check weight (self_blended), which is stored
     in `weights` (a dict, by name) when one is given; then sampling.input_guard > 0 keeps them
@@ -293,12 +305,13 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
     gammas = sampling_gammas(make_schedule(cfg.diffusion), cfg.sampling.steps, cfg.sampling.spacing)
     net_fn = make_net_fn(net, device, cfg.train.precision)
 
-    def predict(sections, names, progress=None, sources=None, weights=None):
+    def predict(sections, names, progress=None, sources=None, weights=None, own=None):
         run = lambda lrs, ids, bar=None: super_resolve(net_fn, lrs, ids, cfg, gammas, device, bar, sources)  # noqa: E731
-        if not cfg.sampling.self_blend:
-            samples = run(sections, names, progress)
-        else:
-            samples = self_blended(run, sections, names, cfg, progress, weights)
+        samples = drawn = run(sections, names, progress)
+        if own is not None:
+            own.update(zip(names, drawn))
+        if cfg.sampling.self_blend:
+            samples = self_blended(run, sections, names, cfg, weights=weights, samples=drawn)
         if cfg.sampling.input_guard > 0:
             samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0],
                                cfg.sampling.input_guard_amplitude == "prediction") for k, x in zip(samples, sections)]
@@ -403,8 +416,9 @@ def self_check_weights(run: Callable, sections: list[np.ndarray], names: list[st
 
 
 def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config,
-                 progress: Callable[[int], None] | None = None, weights: dict | None = None) -> list[np.ndarray]:
-    """Return run's K samples per section, each moved to interpolated + w (sample - interpolated).
+                 progress: Callable[[int], None] | None = None, weights: dict | None = None,
+                 samples: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Return run's K samples per section (samples, when they are drawn already), each moved to interpolated + w (sample - interpolated).
 
     w is the section's self-check (self_check_weights): the input is degraded once more by
     roundtrip.* (an octave down), super-resolved back by the same settings, and w is the
@@ -419,7 +433,8 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
     """
     mode, edges = cfg.data.upsample_modes[0], list(cfg.sampling.self_blend_bands)
     per_recipe = [self_check_weights(run, sections, names, cfg, recipe) for recipe in self_check_recipes(cfg)]
-    samples = run(sections, names, progress)
+    if samples is None:
+        samples = run(sections, names, progress)
     out = []
     for i, (x, k_samples, name) in enumerate(zip(sections, samples, names)):
         interpolated = upsample(x, mode).numpy()
@@ -435,16 +450,18 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
     return out
 
 
-def write_prediction(stem_path: Path, samples: np.ndarray, s, transpose: bool = False) -> np.ndarray:
+def write_prediction(stem_path: Path, samples: np.ndarray, s, transpose: bool = False,
+                     own: np.ndarray | None = None) -> np.ndarray:
     """Write <stem>_pred.dat (mean) and, for K > 1, <stem>_std.dat and <stem>_sample0.dat; return the mean.
 
     Sample 0 is what a single-sample run gives (same seed), so eval.py can score one sample
     beside the mean; s.save_samples writes all K. stem_path: the output path without its
     _pred.dat ending; samples (K, time, trace); s: the sampling settings (`combined`);
-    transpose writes (trace, time) arrays.
+    transpose writes (trace, time) arrays; own: the model's samples before the self-check, guard
+    and floor moved them (predict's `own`), which the std is taken from.
     """
     orient = (lambda a: a.T) if transpose else (lambda a: a)  # noqa: E731
-    mean, std = combined(samples, s)
+    mean, std = combined(samples, s, own)
     write_dat(stem_path.with_name(stem_path.name + "_pred.dat"), orient(mean))
     if std is not None:
         write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(std))
@@ -472,10 +489,11 @@ def sample_test_set(cfg: Config, predict: Predict, out_dir: Path, part: str = "t
     with tqdm(total=len(todo), desc="sections", unit="img", file=sys.stdout) as bar:
         for first in range(0, len(todo), per_call):  # written as they are done: an interruption loses little
             chunk = todo[first:first + per_call]
+            own = {}
             results = predict([held.lr[i] for i in chunk], [held.stems[i] for i in chunk], bar.update,
-                              [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk], weights)
+                              [str(Path(source_dir) / f"{held.stems[i]}.dat") for i in chunk], weights, own)
             for i, samples in zip(chunk, results):
-                write_prediction(out_dir / held.stems[i], samples, cfg.sampling)
+                write_prediction(out_dir / held.stems[i], samples, cfg.sampling, own=own[held.stems[i]])
             write_self_blend(out_dir, weights)
     shown = list(range(min(cfg.sampling.grid_files, len(paths))))
     preds = [read_dat(paths[i], cfg.data.hr_shape) for i in shown]
@@ -511,15 +529,17 @@ def field_output_paths(out_dir: Path, path: Path, shape: tuple[int, int], trace_
     return {"both": [dat, sgy], "segy": [sgy], "dat": [dat]}[segy_output]
 
 
-def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, s) -> None:
+def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndarray, s,
+                          own: np.ndarray | None = None) -> None:
     """Write <stem>_pred.sgy (mean), <stem>_std.sgy (K > 1) and optionally the samples with source's headers.
 
     samples: (K, 2 time, 2 trace) on the model's cell-centred grid; they are moved onto the
     input's grid first (to_input_grid: output sample 2i at input sample i, trace 2j = input trace j).
-    source.dt must be known: the files get half of it. s: the sampling settings (`combined`).
+    source.dt must be known: the files get half of it. s: the sampling settings (`combined`); own:
+    as in write_prediction.
     """
     k = len(samples)
-    mean, std = combined(samples, s)
+    mean, std = combined(samples, s, own)
     named = lambda ending: stem_path.with_name(stem_path.name + ending)  # noqa: E731
     write_segy_x2(named("_pred.sgy"), source, to_input_grid(mean),
                   f"X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF {k} SAMPLE(S) (sample.py)")
@@ -557,14 +577,15 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
                 dt, dt_source = field_interval(path, cfg.eval)
                 source = replace(source, dt=dt)
                 print(f"{describe(source)}; dt from {dt_source}, written at {1e3 * dt / 2:g} ms")
-            (samples,) = predict([section], [path.stem], sources=[str(path)], weights=weights)
+            own = {}
+            (samples,) = predict([section], [path.stem], sources=[str(path)], weights=weights, own=own)
             write_self_blend(out_dir, weights)
             for out in outs:
                 stem_path = out.with_name(out.name[:-len("_pred" + out.suffix)])
                 if out.suffix == ".sgy":
-                    write_segy_prediction(stem_path, source, samples, cfg.sampling)
+                    write_segy_prediction(stem_path, source, samples, cfg.sampling, own[path.stem])
                 else:
-                    write_prediction(stem_path, samples, cfg.sampling, transpose=not trace_major)
+                    write_prediction(stem_path, samples, cfg.sampling, transpose=not trace_major, own=own[path.stem])
         except DataError as err:
             print(f"skipped {path.name}: {err}")
             skipped.append(str(err))
@@ -599,9 +620,10 @@ def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: l
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
         lr, done = degrade_for_roundtrip(section, path.stem, cfg.roundtrip)
         write_dat(out_dir / f"{path.stem}_input.dat", lr)
-        (samples,) = predict([lr], [path.stem], sources=[str(path)], weights=weights)
+        own = {}
+        (samples,) = predict([lr], [path.stem], sources=[str(path)], weights=weights, own=own)
         write_self_blend(out_dir, weights)
-        write_prediction(out_dir / path.stem, samples, cfg.sampling)
+        write_prediction(out_dir / path.stem, samples, cfg.sampling, own=own[path.stem])
         record["sections"][path.stem] = {"file": path.name, **done, "trained_on": path.stem in trained_on}
     atomic_write_bytes(out_dir / "degradation.json", json.dumps(record, indent=1).encode())
     print(f"wrote {len(files)} round-trip predictions to {out_dir}; score them with eval.py eval.input=roundtrip")
@@ -685,7 +707,8 @@ def ensure_roundtrip(cfg: Config) -> bool:
 
 PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*_std.sgy", "*_sample*.sgy",
                     "self_blend.json")
-SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "spectral_match", "self_blend",
+SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "std_scale", "spectral_match",
+                                 "self_blend",
                                  "self_blend_aliased", "input_guard",
                                  "input_guard_amplitude", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",

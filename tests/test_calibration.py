@@ -104,6 +104,35 @@ def test_std_smoothing_and_spectral_match_are_what_sample_py_writes(tiny_cfg):
         assert np.abs(pred - samples.mean(axis=0)).max() > 1e-4, "the plain mean is not it"
 
 
+def test_std_written_after_the_self_check_and_guard_comes_from_the_models_own_draws(tiny_cfg):
+    """The self-check and the guard pull every sample toward the input, so the written samples agree
+    where the truth is no nearer (real sections: a tenth of it inside 1 std); the std must stay the
+    spread of the model's draws (the same seeds without those steps) about the written samples' mean."""
+    train.main(tiny_cfg)
+    s = tiny_cfg.sampling
+    s.num_samples, s.save_samples, s.std_smoothing, s.spectral_match = 2, True, 0.0, 0.0
+    sample.main(tiny_cfg)
+    folder = Path(tiny_cfg.run.dir) / "samples"
+    read = lambda path: read_dat(path, tiny_cfg.data.hr_shape)  # noqa: E731
+    stems = [p.name[:-len("_std.dat")] for p in sorted(folder.glob("*_std.dat"))]
+    assert stems
+    drawn = {n: np.stack([read(folder / f"{n}_sample{k}.dat") for k in range(2)]) for n in stems}
+    s.self_blend, s.input_guard, s.overwrite = True, 1.0, True
+    sample.main(tiny_cfg)
+    for n in stems:
+        moved = np.stack([read(folder / f"{n}_sample{k}.dat") for k in range(2)])
+        assert np.abs(moved - drawn[n]).max() > 1e-3, "the self-check and guard moved the samples"
+        expected = np.sqrt(((drawn[n].astype(np.float64) - moved.mean(axis=0)) ** 2).mean(axis=0))
+        np.testing.assert_allclose(read(folder / f"{n}_std.dat"), expected, rtol=1e-4, atol=1e-6)
+        assert np.abs(read(folder / f"{n}_std.dat") - moved.std(axis=0)).max() > 1e-4, "not the moved samples' spread"
+    s.std_scale = 3.5  # the validation split's scale: only the written std changes
+    sample.main(tiny_cfg)
+    for n in stems:
+        moved = np.stack([read(folder / f"{n}_sample{k}.dat") for k in range(2)])
+        expected = np.sqrt(((drawn[n].astype(np.float64) - moved.mean(axis=0)) ** 2).mean(axis=0))
+        np.testing.assert_allclose(read(folder / f"{n}_std.dat"), 3.5 * expected, rtol=1e-4, atol=1e-6)
+
+
 def test_changed_sampling_settings_remake_predictions_and_drop_stale_std(tiny_cfg, capsys):
     """Without this, K = 4 after a K = 1 run kept the K = 1 means and wrote no std, and K = 1 after
     K = 4 left the old std maps for eval.py to score beside the new predictions."""

@@ -271,6 +271,20 @@ def test_mean_and_std_of_samples():
     assert mean_and_std(samples[:1])[1] is None
 
 
+def test_std_of_moved_samples_is_the_models_spread_about_their_mean():
+    """Samples pulled together (by the self-check, guard or floor) keep the std of the model's own draws,
+    measured about the written mean: their own agreement says nothing about the truth."""
+    own = np.stack([np.full((4, 4), v, dtype=np.float32) for v in (1.0, 3.0)])  # the model's draws: mean 2, spread 1
+    moved = np.stack([np.full((4, 4), v, dtype=np.float32) for v in (4.9, 5.1)])  # pulled together, mean 5
+    mean, std = mean_and_std(moved, own=own)
+    np.testing.assert_allclose(mean, 5.0, rtol=1e-6)  # the prediction is still the moved samples' mean
+    np.testing.assert_allclose(std, np.sqrt((4.0 ** 2 + 2.0 ** 2) / 2), rtol=1e-6)  # rms of 1 - 5 and 3 - 5
+    np.testing.assert_allclose(mean_and_std(moved)[1], 0.1, rtol=1e-5)  # without them: the collapsed spread
+    np.testing.assert_array_equal(mean_and_std(own, own=own)[1], mean_and_std(own)[1])  # unmoved: as before
+    with pytest.raises(ValueError, match="own samples"):
+        mean_and_std(moved, own=own[:1])
+
+
 def test_std_smoothing_pools_the_variance_of_neighbouring_pixels():
     rng = np.random.default_rng(0)
     truth = np.linspace(1, 3, 32)[None, :]  # the spread grows across the section

@@ -258,6 +258,17 @@ def test_roundtrip_scores_every_section_against_its_original(tiny_cfg, field_dir
                                                    [r["std"] for r in rows])["coverage"]
     per = [v["spearman_std_abs_error"] for v in calib["per_section"].values()]  # sections differ in units
     assert calib["raw"]["spearman_std_abs_error"] == pytest.approx(float(np.median(per)))
+    # With std maps of the validation split, the scale fitted there (no real HR needed) is applied too
+    assert "recalibrated" not in calib, "no validation std maps yet"
+    tiny_cfg.sampling.input = "val"
+    sample.main(tiny_cfg)
+    eval_script.main(tiny_cfg)
+    calib = json.loads((folder / "metrics.json").read_text())["calibration"]
+    val, val_outputs = eval_script.read_predictions(tiny_cfg, "val")
+    scale = fit_std_scale(val.hr, val_outputs["pred"], val_outputs["std"])
+    assert calib["recalibrated"]["scale"] == pytest.approx(scale) and calib["recalibrated"]["fitted_on"].startswith("validation")
+    assert calib["recalibrated"]["coverage"] == calibration([r["original"] for r in rows], [r["pred"] for r in rows],
+                                                            [r["std"] for r in rows], scale)["coverage"]
 
 
 # ---------------------------------------------------------------- self-check blend (sampling.self_blend)

@@ -161,6 +161,7 @@ class SamplingConfig:
     flips: bool  # sample k is drawn on the input flipped by FLIPS[k % 4] and flipped back (self-ensemble)
     antithetic: bool  # odd sample k uses sample k - 1's noise negated (antithetic pairs: a better mean of K)
     std_smoothing: float  # Gaussian sigma (output samples) over which the K samples' variance is pooled; 0: per pixel
+    std_scale: float  # every written std map is multiplied by it (the validation split's fitted scale); 1: as drawn
     spectral_match: float  # the mean of K samples' time spectrum moved toward the samples' (0: plain mean .. 1: theirs, in dB)
     self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
     self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
@@ -487,6 +488,7 @@ def validate(cfg: Config) -> None:
     _check(not s.antithetic or s.num_samples == 1 or s.num_samples % 2 == 0, "sampling.num_samples",
            "1 or even with sampling.antithetic (samples come in pairs)", s.num_samples)
     _check(s.std_smoothing >= 0, "sampling.std_smoothing", ">= 0 (0: per-pixel std)", s.std_smoothing)
+    _check(s.std_scale > 0, "sampling.std_scale", "> 0 (1: the std as drawn)", s.std_scale)
     _check(s.input_guard >= 0, "sampling.input_guard", ">= 0 (0: off)", s.input_guard)
     _choice("sampling.input_guard_amplitude", s.input_guard_amplitude, ("input", "prediction"))
     _check(s.spectrum_floor == 0 or s.spectrum_floor >= 1, "sampling.spectrum_floor", "0 (off) or a gain cap >= 1",
