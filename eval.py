@@ -82,13 +82,16 @@ def calibrate_std(cfg: Config, held: HeldOut, outputs: dict) -> dict:
 def validation_std_scale(cfg: Config) -> tuple[float | None, str]:
     """Return (the std scale fitted on the validation predictions in samples_val/, where it was fitted),
     or (None, why not) when they have no std maps."""
+    missing = (None, "no validation std maps: run sample.py sampling.input=val with the same "
+                     "sampling.num_samples to fit a recalibration scale")
+    if not any((Path(cfg.run.dir) / "samples_val").glob("*_std.dat")):
+        return missing  # nothing to fit: the validation pairs are not even read
     try:
         val, val_outputs = read_predictions(cfg, "val")
     except DataError:
-        val_outputs = None
-    if val_outputs is None or val_outputs["std"] is None:
-        return None, ("no validation std maps: run sample.py sampling.input=val with the same "
-                      "sampling.num_samples to fit a recalibration scale")
+        return missing
+    if val_outputs["std"] is None:
+        return missing
     return fit_std_scale(val.hr, val_outputs["pred"], val_outputs["std"]), f"validation split, {len(val.stems)} files"
 
 
