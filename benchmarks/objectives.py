@@ -47,20 +47,25 @@ def add_flags(parser) -> None:
                         "sampling.spectral_match values, e.g. 0,0.5,1 (same samples)")
 
 
-def draw(predict, lrs: list, names: list[str]) -> list[np.ndarray]:
-    """Return the (K, H, W) samples of every section (one pass for regression)."""
+def draw(predict, lrs: list, names: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Return the (K, H, W) samples of every section (one pass for regression), and the model's own
+    draws before the self-check, guard and floor moved them (what sample.py takes the std from)."""
+    own = {}
     with torch.no_grad():
-        return predict(lrs, names)
+        samples = predict(lrs, names, own=own)
+    return samples, [own[n] for n in names]
 
 
-def score_samples(names, hrs, lrs, samples, ks, sampling, val=None, other_smoothings: tuple[float, ...] = (),
+def score_samples(names, hrs, lrs, drawn, ks, sampling, val=None, other_smoothings: tuple[float, ...] = (),
                   other_matches: tuple[float, ...] = ()) -> dict:
     """Return per K: metrics of the prediction from the first K samples (and of sample 0), calibration for K >= 2.
 
-    The prediction and std are what sample.py writes under the sampling settings (sample.combined);
+    drawn: draw's (samples, own draws); val: (validation HR, their drawn) or None. The prediction
+    and std are what sample.py writes under the sampling settings (sample.combined);
     other_smoothings adds the calibrations under each of those std_smoothing values
     ("by_std_smoothing"), other_matches the metrics under those spectral_match values ("by_spectral_match").
     """
+    samples = drawn[0]
     bicubic = [upsample(x, "bicubic").numpy() for x in lrs]
     out = {"bicubic": compare_to_targets(names, hrs, {"pred": bicubic})["pred"]}
     for k in ks:
@@ -69,8 +74,8 @@ def score_samples(names, hrs, lrs, samples, ks, sampling, val=None, other_smooth
         means = [combined(s[:k], sampling)[0] for s in samples]
         entry = {"metrics": compare_to_targets(names, hrs, {"pred": means})["pred"]}
         if k >= 2:
-            entry.update(calibrations(hrs, samples, k, val, sampling))
-            entry["by_std_smoothing"] = {f"{v:g}": calibrations(hrs, samples, k, val, replace(sampling, std_smoothing=v))
+            entry.update(calibrations(hrs, drawn, k, val, sampling))
+            entry["by_std_smoothing"] = {f"{v:g}": calibrations(hrs, drawn, k, val, replace(sampling, std_smoothing=v))
                                          for v in other_smoothings}
             entry["by_spectral_match"] = {
                 f"{v:g}": compare_to_targets(names, hrs, {"pred": [combined(s[:k], replace(sampling, spectral_match=v))[0]
@@ -79,13 +84,14 @@ def score_samples(names, hrs, lrs, samples, ks, sampling, val=None, other_smooth
     return out
 
 
-def calibrations(hrs, samples, k: int, val, sampling) -> dict:
+def calibrations(hrs, drawn, k: int, val, sampling) -> dict:
     """Return the raw calibration of the first k samples' std and, given validation pairs, the recalibrated one."""
-    means, stds = zip(*[combined(s[:k], sampling) for s in samples])
+    first_k = lambda d: [combined(s[:k], sampling, own[:k]) for s, own in zip(*d)]  # noqa: E731
+    means, stds = zip(*first_k(drawn))
     out = {"calibration_raw": calibration(hrs, means, stds)}
     if val is not None:
-        val_hrs, val_samples = val
-        scale = fit_std_scale(val_hrs, *zip(*[combined(s[:k], sampling) for s in val_samples]))
+        val_hrs, val_drawn = val
+        scale = fit_std_scale(val_hrs, *zip(*first_k(val_drawn)))
         out["calibration_recalibrated"] = calibration(hrs, means, stds, scale)
     return out
 
@@ -115,18 +121,18 @@ def main(cfg: Config, bench_args) -> None:
         _, t_k = timed(lambda: draw(predict_k, *few), device)
         _, t_1 = timed(lambda: draw(predict_1, *few), device)
         start = time.perf_counter()
-        test_samples = draw(predict_k, test.lr, test.stems)
-        val_samples = draw(predict_k, val.lr, val.stems) if k_max > 1 else None
-        gen2_samples = draw(predict_k, gen2[1], gen2[0])
+        test_drawn = draw(predict_k, test.lr, test.stems)
+        val_drawn = draw(predict_k, val.lr, val.stems) if k_max > 1 else None
+        gen2_drawn = draw(predict_k, gen2[1], gen2[0])
         entry = {"step": model.step, "objective": mcfg.model.objective, "target": mcfg.diffusion.target,
                  "k_max": k_max, "s_per_image_k": t_k / 4, "s_per_image_1": t_1 / 4,
                  "cost_of_k_vs_k_singles": t_k / (k_max * t_1),
-                 "test": score_samples(test.stems, test.hr, test.lr, test_samples, ks, mcfg.sampling,
-                                       (val.hr, val_samples) if val_samples else None, smoothings, matches),
-                 "validation": score_samples(val.stems, val.hr, val.lr, val_samples or draw(predict_k, val.lr, val.stems),
+                 "test": score_samples(test.stems, test.hr, test.lr, test_drawn, ks, mcfg.sampling,
+                                       (val.hr, val_drawn) if val_drawn else None, smoothings, matches),
+                 "validation": score_samples(val.stems, val.hr, val.lr, val_drawn or draw(predict_k, val.lr, val.stems),
                                              ks, mcfg.sampling, None, (), matches),
-                 "second_generator": score_samples(gen2[0], gen2[2], gen2[1], gen2_samples, ks, mcfg.sampling,
-                                                   (val.hr, val_samples) if val_samples else None, smoothings, matches),
+                 "second_generator": score_samples(gen2[0], gen2[2], gen2[1], gen2_drawn, ks, mcfg.sampling,
+                                                   (val.hr, val_drawn) if val_drawn else None, smoothings, matches),
                  "seconds": time.perf_counter() - start}
         results[label] = entry
         print(f"{label}: step {model.step}, {entry['seconds']:.0f} s, K={k_max} costs "
