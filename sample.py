@@ -545,7 +545,8 @@ def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndar
                   f"X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF {k} SAMPLE(S) (sample.py)")
     if std is not None:  # the half-sample shift may ring slightly below 0: a std is not negative
         write_segy_x2(named("_std.sgy"), source, np.maximum(to_input_grid(std), 0),
-                      f"STD OF {k} SAMPLES OF THE X2 SUPER-RESOLVED LINE (sample.py)")
+                      f"STD OF {k} SAMPLES{'' if s.std_scale == 1 else f' X {s.std_scale:g}'} OF THE X2 "
+                      f"SUPER-RESOLVED LINE (sample.py)")
     if s.save_samples:
         for j, sample in enumerate(samples):
             write_segy_x2(named(f"_sample{j}.sgy"), source, to_input_grid(sample),

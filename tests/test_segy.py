@@ -403,7 +403,14 @@ def test_field_mode_writes_segy_predictions_with_their_headers(tiny_cfg, tmp_pat
         assert std.shape == (60, 20) and (std >= 0).all() and std.max() > 0
         assert np.allclose(std, np.maximum(to_input_grid(std_dat), 0), rtol=2.0 ** -20, atol=1e-6 * std_dat.max())
         assert std_headers[1][TraceField.TRACE_SEQUENCE_LINE] == 2
-        assert text_lines(std_raw, "cp037")[38].startswith("C39 STD OF 2 SAMPLES")
+        assert text_lines(std_raw, "cp037")[38].startswith("C39 STD OF 2 SAMPLES OF")
+    # A std scale (the validation split's) multiplies the written std and is named in its header
+    before = {name: reopen(out / f"{name}_std.sgy")[0] for name in lines}
+    out = field_run(tiny_cfg, field, num_samples=2, std_scale=2.5)
+    for name in lines:
+        std, _, _, std_raw = reopen(out / f"{name}_std.sgy")
+        np.testing.assert_allclose(std, 2.5 * before[name], rtol=1e-5, atol=1e-7)
+        assert text_lines(std_raw, "cp037")[38].startswith("C39 STD OF 2 SAMPLES X 2.5 OF")
 
 
 def predictions_in(folder: Path) -> list[str]:
