@@ -6,7 +6,8 @@ to docs/BENCHMARKS.md section 9e; I to O were each written down before they were
 look for weaknesses rather than to tune (sections 9e and 9f); P to R decimate by point sampling
 (`roundtrip.decimation: samples`, section 9g), the way a recorder or a trace spacing samples, where
 A to O average 2 x 2 cells; S and T resize the way image libraries do (`bicubic`, `gaussian`), with
-their own filters only, as a user checking the model with an image toolkit would. `python -m
+their own filters only, as a user checking the model with an image toolkit would; U and V (section 9h)
+add heavy white noise to A and to S. `python -m
 benchmarks.transfer --recipes all` scores a model under all of them.
 """
 from __future__ import annotations
@@ -41,6 +42,9 @@ RECIPES: dict[str, tuple[dict, str]] = {
            "decimation": "bicubic"}, "B by bicubic resizing (torch, antialias), the usual image SR degradation"),
     "T": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0,
            "decimation": "gaussian"}, "B by skimage's rescale (Gaussian sigma 0.5, then cell means)"),
+    "U": ({"noise_std": 0.6, "colored_noise_std": 0.0}, "A with 60 % white noise, twice the trained maximum"),
+    "V": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.2, "colored_noise_std": 0.0, "decimation": "bicubic"},
+          "S with 20 % white noise: bicubic resizing plus noise, image SR's noisy degradation"),
 }
 
 
