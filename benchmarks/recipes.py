@@ -7,7 +7,7 @@ look for weaknesses rather than to tune (sections 9e and 9f); P to R decimate by
 (`roundtrip.decimation: samples`, section 9g), the way a recorder or a trace spacing samples, where
 A to O average 2 x 2 cells; S and T resize the way image libraries do (`bicubic`, `gaussian`), with
 their own filters only, as a user checking the model with an image toolkit would; U and V (section 9h)
-add heavy white noise to A and to S. `python -m
+add heavy white noise to A and to S, and W blurs before it point-samples. `python -m
 benchmarks.transfer --recipes all` scores a model under all of them.
 """
 from __future__ import annotations
@@ -45,6 +45,8 @@ RECIPES: dict[str, tuple[dict, str]] = {
     "U": ({"noise_std": 0.6, "colored_noise_std": 0.0}, "A with 60 % white noise, twice the trained maximum"),
     "V": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.2, "colored_noise_std": 0.0, "decimation": "bicubic"},
           "S with 20 % white noise: bicubic resizing plus noise, image SR's noisy degradation"),
+    "W": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0, "decimation": "blur"},
+          "Gaussian blur of sigma 1, then every other sample and trace, 5 % white noise: image SR's blur-and-downsample"),
 }
 
 

@@ -27,9 +27,10 @@ from utils.spectra import shift_half_sample
 
 SHARP_TAPER = 0.2  # share of the cutoff over which a band narrowing rolls off, unless a config says otherwise
 DECIMATION_NAMES = {"cells": "2 x 2 cell means", "samples": "point-sampled", "gaussian": "Gaussian resize",
-                    "bicubic": "bicubic resize"}  # roundtrip.decimation: the words reports use
+                    "bicubic": "bicubic resize", "blur": "blurred, point-sampled"}  # roundtrip.decimation: the words reports use
 DECIMATIONS = tuple(DECIMATION_NAMES)
 RESIZE_SIGMA = 0.5  # HR samples: the Gaussian skimage.transform.rescale(0.5, anti_aliasing=True) blurs with
+BLUR_SIGMA = 1.0  # HR samples: the Gaussian of the blur-then-subsample degradation of image super-resolution
 
 
 def lowpass(section: np.ndarray, cutoff: float, taper: float = 0.2) -> np.ndarray:
@@ -83,6 +84,9 @@ def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndar
     0.5 HR samples and then cell means (what skimage.transform.rescale(0.5, anti_aliasing=True)
     does), and bicubic, torch's interpolate(scale_factor=0.5, mode="bicubic", antialias=True). Both
     filter less than the anti-alias low-pass, so without it they leave part of the band aliased.
+    blur: a Gaussian of sigma 1 HR sample in both directions, then point sampling as `samples`
+    (image super-resolution's blur-and-downsample degradation): it softens the whole band and,
+    without the anti-alias filter, still leaves some of it aliased.
     """
     n_time, n_trace = section.shape
     if n_time % 2 or n_trace % 2:
@@ -92,7 +96,9 @@ def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndar
         raise ValueError(f"decimation must be one of {list(DECIMATIONS)}, got {by!r}")
     if antialias:
         section = lowpass(section, cutoff=0.5)
-    if by == "samples":
+    if by == "blur":
+        section = scipy.ndimage.gaussian_filter(np.asarray(section, dtype=np.float64), BLUR_SIGMA, mode="mirror")
+    if by in ("samples", "blur"):
         return shift_half_sample(shift_half_sample(section, axis=0), axis=1)[::2, ::2]
     if by == "gaussian":
         section = scipy.ndimage.gaussian_filter(np.asarray(section, dtype=np.float64), RESIZE_SIGMA, mode="mirror")
@@ -150,7 +156,7 @@ def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
     colored_band is the coloured noise's pass band in fractions of the LR Nyquist; taper is the
     share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay);
-    decimation: cells | samples | gaussian | bicubic (see decimate).
+    decimation: cells | samples | gaussian | bicubic | blur (see decimate).
     """
     hr = np.asarray(hr, dtype=np.float64)
     cutoff = min(1.0, band_factor * band_edge(hr)) if band_factor < 1 else 1.0

@@ -167,13 +167,14 @@ def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
     from benchmarks.recipes import RECIPES, recipe_letters
     cfg = load_config(None, [])
     recipes, letters = transfer.named_recipes(cfg, "all", [])
-    assert list(letters.values()) == list(RECIPES) == list("ABCDEFGHIJKLMNOPQRSTUV")
+    assert list(letters.values()) == list(RECIPES) == list("ABCDEFGHIJKLMNOPQRSTUVW")
     assert recipes["roundtrip_a"] == cfg.roundtrip and recipes["roundtrip_b"].band_factor == 1.0
     assert recipes["roundtrip_i"].antialias is False and recipes["roundtrip_e"].band_taper == 0.8
     assert cfg.roundtrip.decimation == "cells" and recipes["roundtrip_p"].decimation == "samples"
     assert recipes["roundtrip_s"].decimation == "bicubic" and recipes["roundtrip_t"].antialias is False
     assert recipes["roundtrip_u"].noise_std == 0.6 and recipes["roundtrip_u"].band_factor == cfg.roundtrip.band_factor
     assert recipes["roundtrip_v"].decimation == "bicubic" and recipes["roundtrip_v"].noise_std == 0.2
+    assert recipes["roundtrip_w"].decimation == "blur" and recipes["roundtrip_w"].antialias is False
     assert recipe_letters("b, A") == ["B", "A"]
     for spec, words in (("AZ", "unknown recipe 'Z'"), ("AA", "named twice"), ("", "no recipe")):
         with pytest.raises(ValueError, match=words):

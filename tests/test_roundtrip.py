@@ -148,6 +148,22 @@ def test_point_sampling_takes_the_value_at_each_cell_centre_where_cell_means_sof
         decimate(section, True, "median")
 
 
+def test_blur_then_point_sampling_scales_a_cosine_by_the_gaussian_response_at_the_cell_centres():
+    from datasets.degrade import BLUR_SIGMA, DECIMATIONS, decimate
+    f = 0.15  # cycles per HR sample, as above
+    t = np.arange(96)[:, None] + np.zeros((1, 64))
+    section = np.cos(2 * np.pi * f * t + 0.4)
+    centres = np.cos(2 * np.pi * f * (2 * np.arange(48) + 0.5) + 0.4)[:, None]
+    response = np.exp(-2 * (np.pi * BLUR_SIGMA * f) ** 2)  # a Gaussian's gain at f; constant across traces
+    inner = slice(8, 40)
+    blurred = decimate(section, False, "blur")
+    assert blurred.shape == (48, 32) and 0.5 < response < 0.7
+    np.testing.assert_allclose(blurred[inner], response * np.broadcast_to(centres, blurred.shape)[inner], atol=0.02)
+    from utils.config import load_config
+    for by in DECIMATIONS:  # the config's list of choices is its own: it must name every decimation
+        assert load_config(None, [f"roundtrip.decimation={by}"]).roundtrip.decimation == by
+
+
 def test_the_two_image_resizers_keep_the_cell_centred_grid_and_skimage_agrees():
     from skimage.transform import rescale
     from datasets.degrade import decimate

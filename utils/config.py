@@ -73,7 +73,8 @@ class RoundTripConfig:
     colored_noise_std: float  # band-limited noise std, fraction of the decimated section's std
     colored_band: list[float]  # [low, high] pass band of the coloured noise, fraction of the LR Nyquist
     antialias: bool  # low-pass before x2 decimation
-    decimation: str  # cells: 2 x 2 cell means | samples: the value at each cell centre | gaussian, bicubic: image resizers
+    decimation: str  # cells: 2 x 2 cell means | samples: the value at each cell centre | gaussian, bicubic: image
+                     # resizers | blur: Gaussian of sigma 1, then point sampling
     seed: int  # noise seed; each section draws from (seed, its name)
 
 
@@ -396,7 +397,7 @@ def validate(cfg: Config) -> None:
     _check(0 < rt.band_factor <= 1, "roundtrip.band_factor", "in (0, 1]", rt.band_factor)
     _check(0 < rt.band_taper <= 1, "roundtrip.band_taper", "in (0, 1]", rt.band_taper)
     _check(rt.noise_std >= 0, "roundtrip.noise_std", ">= 0", rt.noise_std)
-    _choice("roundtrip.decimation", rt.decimation, ("cells", "samples", "gaussian", "bicubic"))
+    _choice("roundtrip.decimation", rt.decimation, ("cells", "samples", "gaussian", "bicubic", "blur"))
     _check(rt.colored_noise_std >= 0, "roundtrip.colored_noise_std", ">= 0", rt.colored_noise_std)
     _check(len(rt.colored_band) == 2 and 0 <= rt.colored_band[0] < rt.colored_band[1] <= 1,
            "roundtrip.colored_band", "[low, high] within [0, 1]", rt.colored_band)
