@@ -96,12 +96,11 @@ def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndar
         raise ValueError(f"decimation must be one of {list(DECIMATIONS)}, got {by!r}")
     if antialias:
         section = lowpass(section, cutoff=0.5)
-    if by == "blur":
-        section = scipy.ndimage.gaussian_filter(np.asarray(section, dtype=np.float64), BLUR_SIGMA, mode="mirror")
+    blur_sigma = {"gaussian": RESIZE_SIGMA, "blur": BLUR_SIGMA}.get(by)
+    if blur_sigma:
+        section = scipy.ndimage.gaussian_filter(np.asarray(section, dtype=np.float64), blur_sigma, mode="mirror")
     if by in ("samples", "blur"):
         return shift_half_sample(shift_half_sample(section, axis=0), axis=1)[::2, ::2]
-    if by == "gaussian":
-        section = scipy.ndimage.gaussian_filter(np.asarray(section, dtype=np.float64), RESIZE_SIGMA, mode="mirror")
     if by == "bicubic":
         grid = torch.from_numpy(np.ascontiguousarray(section, dtype=np.float64))[None, None]
         return F.interpolate(grid, scale_factor=0.5, mode="bicubic", antialias=True, align_corners=False)[0, 0].numpy()
