@@ -119,15 +119,23 @@ def format_calibration(calib: dict) -> str:
     return "\n".join(lines)
 
 
-def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float:
+def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float | None:
     """Return RMS(F(pred) - input) / RMS(added noise): about 1 when pred explains the input within its noise.
 
-    F is the round trip's forward model without noise (same time cutoff, decimation).
+    F is the round trip's forward model without noise (same time cutoff, decimation). None when the
+    round trip added no noise: there is no noise level to measure the residual against.
     """
+    if section["noise_rms"] <= 0:
+        return None
     residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"],  # older records
                                         section.get("band_taper", SHARP_TAPER),  # lack the last two keys
                                         section.get("decimation", "cells")) - lr
-    return float(np.sqrt(np.mean(residual ** 2)) / max(section["noise_rms"], 1e-30))
+    return float(np.sqrt(np.mean(residual ** 2)) / section["noise_rms"])
+
+
+def format_consistency(value: float | None) -> str:
+    """Return a consistency residual for the text table: 'n/a' when no noise was added."""
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def roundtrip_rows(cfg: Config) -> tuple[list[dict], dict]:
@@ -240,7 +248,8 @@ def format_roundtrip(result: dict, rows: list[dict]) -> str:
             continue
         cell = lambda x: f"{x['psnr']:6.2f} / {x['ssim']:.3f} / {x['lsd']:5.2f}"  # noqa: E731
         lines.append(f"{r['name']:14s} {r['group']:10s} {cell(m['bicubic']):>24s} {cell(m['pred']):>26s} "
-                     f"{r['consistency']['pred']:10.2f} (bicubic {r['consistency']['bicubic']:.2f})")
+                     f"{format_consistency(r['consistency']['pred']):>10s} "
+                     f"(bicubic {format_consistency(r['consistency']['bicubic'])})")
     for group in ("held_out", "trained_on"):
         if group in result:
             g = result[group]

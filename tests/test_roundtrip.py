@@ -197,6 +197,15 @@ def test_point_sampled_round_trip_records_its_decimation_and_consistency_uses_it
                                                     rt.colored_band, rt.antialias, rt.band_taper, "samples").lr)
 
 
+def test_consistency_is_not_measured_against_a_noise_that_was_not_added():
+    section = layered_section()
+    done = forward_model(section, np.random.default_rng(0), 0.6, 0.0, 0.0, [0.05, 0.4], True)
+    assert done.noise_rms == 0.0
+    record = {"time_cutoff": done.time_cutoff, "antialias": True, "band_taper": 0.2, "noise_rms": 0.0}
+    assert eval_script.consistency(section, done.lr, record) is None, "no noise: no ratio (it was 1e28 before)"
+    assert eval_script.format_consistency(None) == "n/a" and eval_script.format_consistency(1.234) == "1.23"
+
+
 def test_samples_fraction_point_samples_a_share_of_the_training_inputs(tiny_cfg):
     import dataclasses
     from datasets.degrade import degrade
