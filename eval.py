@@ -240,20 +240,21 @@ def roundtrip_curves(calib: dict) -> dict:
 
 def format_roundtrip(result: dict, rows: list[dict]) -> str:
     """Return a per-section text table of the round trip: PSNR / SSIM / LSD of bicubic and prediction, consistency."""
-    lines = [f"{'section':14s} {'group':10s} {'bicubic PSNR/SSIM/LSD':>24s} {'prediction PSNR/SSIM/LSD':>26s} "
+    width = max([14] + [len(r["name"]) for r in rows])
+    lines = [f"{'section':{width}s} {'group':10s} {'bicubic PSNR/SSIM/LSD':>24s} {'prediction PSNR/SSIM/LSD':>26s} "
              f"{'F(pred)-input / noise':>22s}"]
     for r in rows:
         m = r["metrics"]
         if not m:
             continue
         cell = lambda x: f"{x['psnr']:6.2f} / {x['ssim']:.3f} / {x['lsd']:5.2f}"  # noqa: E731
-        lines.append(f"{r['name']:14s} {r['group']:10s} {cell(m['bicubic']):>24s} {cell(m['pred']):>26s} "
+        lines.append(f"{r['name']:{width}s} {r['group']:10s} {cell(m['bicubic']):>24s} {cell(m['pred']):>26s} "
                      f"{format_consistency(r['consistency']['pred']):>10s} "
                      f"(bicubic {format_consistency(r['consistency']['bicubic'])})")
     for group in ("held_out", "trained_on"):
         if group in result:
             g = result[group]
-            lines.append(f"{group.replace('_', ' ')}: {g['n_files']} sections, mean PSNR gain over bicubic "
+            lines.append(f"{group.replace('_', ' ')}: {g['n_files']} section{'s' * (g['n_files'] != 1)}, mean PSNR gain over bicubic "
                          f"{g['gain_db']:+.2f} dB, SSIM {g['pred']['ssim']['mean']:.3f} vs {g['bicubic']['ssim']['mean']:.3f}, "
                          f"LSD {g['pred']['lsd']['mean']:.2f} vs {g['bicubic']['lsd']['mean']:.2f} dB")
     return "\n".join(lines)
