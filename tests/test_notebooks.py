@@ -64,7 +64,7 @@ def test_view_field_notebook_reads_field_predictions_then_falls_back_to_syntheti
     assert pred.stat().st_mtime_ns == made, "an existing prediction is read, not re-made"
     assert "SYNTHETIC" not in text
     assert (run / "roundtrip" / "roundtrip_panel.png").stat().st_size > 0, "the round trip is drawn too"
-    assert "held out: 1 sections" in text
+    assert "held out: 1 section," in text
     # the docs figure (benchmarks/field_figure.py) draws the same rows
     argv = ["--config", str(tiny_run), *with_field, "--label", "tiny", "--out", str(tmp_path / "docs")]
     assert run_benchmark(field_figure.main, argv, "field figure", field_figure.add_flags) == 0
