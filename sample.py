@@ -451,22 +451,25 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
 
 
 def write_prediction(stem_path: Path, samples: np.ndarray, s, transpose: bool = False,
-                     own: np.ndarray | None = None) -> np.ndarray:
+                     own: np.ndarray | None = None, on_input_grid: bool = False) -> np.ndarray:
     """Write <stem>_pred.dat (mean) and, for K > 1, <stem>_std.dat and <stem>_sample0.dat; return the mean.
 
     Sample 0 is what a single-sample run gives (same seed), so eval.py can score one sample
     beside the mean; s.save_samples writes all K. stem_path: the output path without its
-    _pred.dat ending; samples (K, time, trace); s: the sampling settings (`combined`);
-    transpose writes (trace, time) arrays; own: the model's samples before the self-check, guard
-    and floor moved them (predict's `own`), which the std is taken from.
+    _pred.dat ending; samples (K, time, trace) on the model's grid; s: the sampling settings
+    (`combined`); transpose writes (trace, time) arrays; own: the model's samples before the
+    self-check, guard and floor moved them (predict's `own`), which the std is taken from;
+    on_input_grid moves every array onto the input's grid first (to_input_grid; the std kept >= 0).
     """
     orient = (lambda a: a.T) if transpose else (lambda a: a)  # noqa: E731
+    move = to_input_grid if on_input_grid else (lambda a: a)  # noqa: E731
     mean, std = combined(samples, s, own)
+    mean = move(mean)
     write_dat(stem_path.with_name(stem_path.name + "_pred.dat"), orient(mean))
-    if std is not None:
-        write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(std))
+    if std is not None:  # the half-sample shift may ring slightly below 0: a std is not negative
+        write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(np.maximum(move(std), 0)))
     for k in range(len(samples) if s.save_samples else int(std is not None)):
-        write_dat(stem_path.with_name(f"{stem_path.name}_sample{k}.dat"), orient(samples[k]))
+        write_dat(stem_path.with_name(f"{stem_path.name}_sample{k}.dat"), orient(move(samples[k])))
     return mean
 
 
@@ -557,14 +560,19 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
     """Predict every section in data.field_dir at twice its size, in the file's own orientation.
 
     Writes field_output_paths(...): for SEG-Y, <stem>_pred.sgy keeps the input's headers (dt
-    from field_interval, which must be known) and lies on the input's grid; every .dat keeps the
-    model's grid. A section that cannot be read, normalised or written is reported and skipped;
-    the others are still predicted, and a DataError listing the skipped ones is raised at the end.
+    from field_interval, which must be known) and lies on the input's grid; every .dat lies on
+    the grid sampling.field_grid names (input: the same as the .sgy; model: cell-centred). A
+    section that cannot be read, normalised or written is reported and skipped; the others are
+    still predicted, and a DataError listing the skipped ones is raised at the end.
     """
     files = list_field_files(cfg.data.field_dir)
     if not files:
         raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no .dat/.npy/.sgy sections")
     skipped, weights = [], earlier_self_blend(out_dir)
+    print("field .dat outputs: " + ("output sample 2i and trace 2j at input sample i and trace j (sampling.field_grid: input)"
+                                    if cfg.sampling.field_grid == "input" else
+                                    "the model's cell-centred grid, output sample k at input position k/2 - 1/4 "
+                                    "(sampling.field_grid: model)"))
     for path in tqdm(files, desc="field sections", unit="section", file=sys.stdout):
         try:
             trace_major = cfg.eval.field_transpose.get(path.stem, True)
@@ -586,7 +594,8 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
                 if out.suffix == ".sgy":
                     write_segy_prediction(stem_path, source, samples, cfg.sampling, own[path.stem])
                 else:
-                    write_prediction(stem_path, samples, cfg.sampling, transpose=not trace_major, own=own[path.stem])
+                    write_prediction(stem_path, samples, cfg.sampling, transpose=not trace_major, own=own[path.stem],
+                                     on_input_grid=cfg.sampling.field_grid == "input")
         except DataError as err:
             print(f"skipped {path.name}: {err}")
             skipped.append(str(err))
@@ -713,7 +722,7 @@ SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antith
                                  "self_blend_aliased", "input_guard",
                                  "input_guard_amplitude", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
-                                 "guidance_cutoff", "tile_size", "tile_overlap", "segy_output")
+                                 "guidance_cutoff", "tile_size", "tile_overlap", "segy_output", "field_grid")
 
 
 def prediction_settings(cfg: Config, step: int) -> dict:

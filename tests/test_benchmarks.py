@@ -8,9 +8,11 @@ import pytest
 import torch
 
 import train
-from benchmarks import early_mean, macs, objectives, quality_vs_steps, sample_speed, train_speed, transfer, val_sweep
+from benchmarks import early_mean, macs, objectives, picked, quality_vs_steps, sample_speed, train_speed, transfer, val_sweep
 from benchmarks.common import run_benchmark
-from datasets.dat_io import write_dat
+from datasets.condition import upsample
+from datasets.dat_io import read_dat, read_field, write_dat
+from datasets.segy_io import to_input_grid
 from datasets.heldout import load_heldout
 from diffusion.schedule import make_schedule, sampling_gammas
 from sample import chunked, load_model, make_net_fn, make_predictor
@@ -139,6 +141,28 @@ def test_transfer(trained_tiny, tmp_path):
     assert result["roundtrip_c"]["colored_band"] == result["roundtrip_a"]["colored_band"], "keys not named stay as A"
     c, a = (result["runs"][0][r]["held_out"]["files"]["east_40x36"]["bicubic"]["psnr"] for r in ("roundtrip_c", "roundtrip_a"))
     assert c != a, "recipe C degrades differently from A"
+
+
+def test_picked_scores_the_written_field_files_against_the_original(trained_tiny, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert run(picked, trained_tiny + ["--variants", "aa,raw", "--out", str(out), "--label", "tiny"]) == 0
+    result = json.loads((out / "picked_tiny.json").read_text())
+    assert list(result["results"]) == ["aa", "raw"] and result["field_grid"] == "input"
+    east = read_field(tmp_path / "field" / "east_40x36.dat", True)  # (36 time, 40 traces)
+    lr = picked.picked(east, "east", "raw")
+    assert lr.shape == (18, 20) and np.std(lr - east[::2, ::2]) == pytest.approx(0.05 * np.std(east[::2, ::2]), rel=0.3)
+    written = out / "picked_tiny" / "raw"
+    assert np.array_equal(read_field(written / "inputs" / "east_20x18.dat", True), lr), "the picked input as predicted"
+    pred = read_dat(written / "run" / "field" / "east_40x36_pred.dat", (40, 36))
+    bicubic = upsample(lr, "bicubic").numpy()
+    files = result["results"]["raw"]["files"]["east"]
+    assert files["pred"] == section_metrics(pred, east), "the .dat as written, against the original as it is"
+    assert files["bicubic"] == section_metrics(to_input_grid(bicubic), east)
+    assert files["bicubic_cell"] == section_metrics(bicubic, east)
+    printed = capsys.readouterr().out
+    assert "| aa | bicubic | 2 |" in printed and "| raw | bicubic_cell | 2 |" in printed
+    assert run(picked, trained_tiny + ["--variants", "aa,blur", "--out", str(out)]) == 2
+    assert "--variants: unknown blur" in capsys.readouterr().err
 
 
 def test_transfer_runs_named_recipes_and_counts_them_per_recipe(trained_tiny, tmp_path, capsys):

@@ -108,7 +108,8 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("sampling.input_guard_amplitude=model", "sampling.input_guard_amplitude"),
                                           ("sampling.spectrum_floor=0.5", "sampling.spectrum_floor"),
                                           ("sampling.spectrum_floor=-1", "sampling.spectrum_floor"),
-                                          ("sampling.std_scale=0", "sampling.std_scale")])
+                                          ("sampling.std_scale=0", "sampling.std_scale"),
+                                          ("sampling.field_grid=cells", "sampling.field_grid")])
 def test_out_of_range_raises_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [override])

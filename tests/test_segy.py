@@ -394,16 +394,28 @@ def test_field_mode_writes_segy_predictions_with_their_headers(tiny_cfg, tmp_pat
         assert text[38].startswith("C39 X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF 2 SAMPLE(S)")
         assert text[:38] + text[39:] == text_lines(source.text_header.encode("cp037"), "cp037")[:38] + \
             text_lines(source.text_header.encode("cp037"), "cp037")[39:]
-        # The .dat keeps the model's cell-centred grid; the .sgy is that moved onto the input's grid.
+        # The .dat lies on the input's grid like the .sgy (sampling.field_grid: input; the model's grid below).
         dat = read_dat(out / f"{name}_20x60_pred.dat", (20, 60))
-        assert np.allclose(data, to_input_grid(dat), rtol=2.0 ** -20, atol=1e-6 * np.abs(dat).max())
-        assert not np.allclose(data, dat, rtol=1e-3, atol=1e-3 * np.abs(dat).max())
+        assert np.allclose(data, dat, rtol=2.0 ** -20, atol=1e-6 * np.abs(dat).max())
         std, _, std_headers, std_raw = reopen(out / f"{name}_std.sgy")
         std_dat = read_dat(out / f"{name}_20x60_std.dat", (20, 60))
         assert std.shape == (60, 20) and (std >= 0).all() and std.max() > 0
-        assert np.allclose(std, np.maximum(to_input_grid(std_dat), 0), rtol=2.0 ** -20, atol=1e-6 * std_dat.max())
+        assert np.allclose(std, std_dat, rtol=2.0 ** -20, atol=1e-6 * std_dat.max())
         assert std_headers[1][TraceField.TRACE_SEQUENCE_LINE] == 2
         assert text_lines(std_raw, "cp037")[38].startswith("C39 STD OF 2 SAMPLES OF")
+    # sampling.field_grid=model: the .dat keeps the model's cell-centred grid, which the .sgy moves onto the input's
+    segy_before = {name: reopen(out / f"{name}_pred.sgy")[0] for name in lines}
+    out = field_run(tiny_cfg, field, num_samples=2, field_grid="model")
+    for name in lines:
+        data = reopen(out / f"{name}_pred.sgy")[0]
+        dat = read_dat(out / f"{name}_20x60_pred.dat", (20, 60))
+        assert np.array_equal(data, segy_before[name]), "the .sgy does not depend on sampling.field_grid"
+        assert np.allclose(data, to_input_grid(dat), rtol=2.0 ** -20, atol=1e-6 * np.abs(dat).max())
+        assert not np.allclose(data, dat, rtol=1e-3, atol=1e-3 * np.abs(dat).max())
+        std_dat = read_dat(out / f"{name}_20x60_std.dat", (20, 60))
+        assert np.allclose(reopen(out / f"{name}_std.sgy")[0], np.maximum(to_input_grid(std_dat), 0),
+                           rtol=2.0 ** -20, atol=1e-6 * std_dat.max())
+    tiny_cfg.sampling.field_grid = "input"
     # A std scale (the validation split's) multiplies the written std and is named in its header
     before = {name: reopen(out / f"{name}_std.sgy")[0] for name in lines}
     out = field_run(tiny_cfg, field, num_samples=2, std_scale=2.5)
@@ -411,6 +423,26 @@ def test_field_mode_writes_segy_predictions_with_their_headers(tiny_cfg, tmp_pat
         std, _, _, std_raw = reopen(out / f"{name}_std.sgy")
         np.testing.assert_allclose(std, 2.5 * before[name], rtol=1e-5, atol=1e-7)
         assert text_lines(std_raw, "cp037")[38].startswith("C39 STD OF 2 SAMPLES X 2.5 OF")
+
+
+def test_dat_field_outputs_follow_field_grid_in_either_orientation(tiny_cfg, tmp_path):
+    train.main(tiny_cfg)
+    field = tmp_path / "field"
+    section = np.cumsum(section_data(samples=30, traces=10, seed=4), axis=0)  # (time, trace)
+    write_dat(field / "tm_10x30.dat", section)            # trace-major: 10 traces of 30 samples
+    write_dat(field / "sm_30x10.dat", section.T)          # stored (samples, traces)
+    tiny_cfg.eval.field_transpose = {"sm_30x10": False}
+    out = field_run(tiny_cfg, field, num_samples=2, field_grid="model")
+    model = {"tm": read_dat(out / "tm_20x60_pred.dat", (20, 60)), "sm": read_dat(out / "sm_60x20_pred.dat", (60, 20)).T,
+             "tm_std": read_dat(out / "tm_20x60_std.dat", (20, 60))}
+    out = field_run(tiny_cfg, field, num_samples=2, field_grid="input")  # re-made: the setting decides the files
+    on_input = {"tm": read_dat(out / "tm_20x60_pred.dat", (20, 60)), "sm": read_dat(out / "sm_60x20_pred.dat", (60, 20)).T}
+    for name in ("tm", "sm"):  # (time, trace) in memory for both; output sample 2i at input sample i
+        expected = to_input_grid(model[name])
+        assert np.allclose(on_input[name], expected, rtol=2.0 ** -20, atol=1e-6 * np.abs(expected).max()), name
+        assert not np.allclose(on_input[name], model[name], atol=1e-2 * np.abs(expected).max()), name
+    std = read_dat(out / "tm_20x60_std.dat", (20, 60))
+    assert (std >= 0).all() and np.allclose(std, np.maximum(to_input_grid(model["tm_std"]), 0), atol=1e-6 * std.max())
 
 
 def predictions_in(folder: Path) -> list[str]:

@@ -183,6 +183,7 @@ class SamplingConfig:
     tile_overlap: int  # overlap between neighbouring tiles, in HR samples
     overwrite: bool  # re-make predictions that already exist
     segy_output: str  # SEG-Y field inputs: both (<name>_pred.sgy and .dat) | segy | dat; other inputs give .dat
+    field_grid: str  # field .dat outputs: input (output sample 2i at input sample i, as the .sgy) | model (cell-centred)
     grid_files: int  # files shown in the sample grid PNG
     checkpoint: str  # path of the checkpoint; empty means run.dir/checkpoints/last.pt
 
@@ -507,6 +508,7 @@ def validate(cfg: Config) -> None:
            f"in [1, diffusion.num_steps={df.num_steps}]", s.steps)
     _choice("sampling.spacing", s.spacing, ("log", "linear", "quadratic"))
     _choice("sampling.segy_output", s.segy_output, ("both", "segy", "dat"))
+    _choice("sampling.field_grid", s.field_grid, ("input", "model"))
     _check(0 <= s.eta <= 1, "sampling.eta", "in [0, 1]", s.eta)
     _check(s.clip_x0 >= 0, "sampling.clip_x0", ">= 0 (0 disables)", s.clip_x0)
     _check(s.batch_size > 0, "sampling.batch_size", "> 0", s.batch_size)
