@@ -32,7 +32,7 @@ from tqdm import tqdm
 from datasets.condition import upsample
 from datasets.dat_io import (field_interval, field_name, is_segy, list_field_files, read_dat, read_field,
                              read_segy_field, write_dat)
-from datasets.degrade import band_edge, forward_model
+from datasets.degrade import forward_model, signal_band_edge
 from datasets.heldout import load_heldout
 from datasets.input_guard import guarded
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
@@ -410,7 +410,7 @@ def self_check_weights(run: Callable, sections: list[np.ndarray], names: list[st
     for x, y, check in zip(sections, coarser, checks):
         back = upsample(y, mode).numpy()
         target, check_mean = x[:back.shape[0], :back.shape[1]], combined(check, cfg.sampling)[0]
-        weights.append(band_blend_weights(target, check_mean, back, band_edge(y), edges) if edges
+        weights.append(band_blend_weights(target, check_mean, back, signal_band_edge(y), edges) if edges
                        else blend_weight(target, check_mean, back))
     return weights
 
@@ -440,7 +440,7 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
         interpolated = upsample(x, mode).numpy()
         if edges:
             w = [float(v) for v in np.min([found[i] for found in per_recipe], axis=0)]
-            blended = interpolated + apply_band_weights(k_samples - interpolated, band_edge(x), edges, w)
+            blended = interpolated + apply_band_weights(k_samples - interpolated, signal_band_edge(x), edges, w)
         else:
             w = float(min(found[i] for found in per_recipe))
             blended = interpolated + w * (k_samples - interpolated)
@@ -610,7 +610,7 @@ def degrade_for_roundtrip(section: np.ndarray, name: str, rt) -> tuple[np.ndarra
     reference = section[:section.shape[0] // 2 * 2, :section.shape[1] // 2 * 2]
     rng = np.random.default_rng([rt.seed, zlib.crc32(name.encode())])
     done = forward_model(reference, rng, rt.band_factor, rt.noise_std, rt.colored_noise_std, rt.colored_band,
-                         rt.antialias, rt.band_taper, rt.decimation)
+                         rt.antialias, rt.band_taper, rt.decimation, edge=signal_band_edge(reference))
     return done.lr, {"reference_shape": list(reference.shape), "time_cutoff": done.time_cutoff,
                      "noise_rms": done.noise_rms, "band_factor": rt.band_factor, "band_taper": rt.band_taper,
                      "antialias": rt.antialias, "decimation": rt.decimation}

@@ -63,6 +63,17 @@ def band_edge(section: np.ndarray, energy: float = 0.95) -> float:
     return min(1.0, max(index, 1) / (len(power) - 1))
 
 
+def signal_band_edge(section: np.ndarray, energy: float = 0.95) -> float:
+    """Return band_edge of section (time, trace) less each trace's mean.
+
+    A bias (0 Hz, which no seismic recording holds) would otherwise count as band energy: a section
+    offset by its own std has its edge measured at a fraction of its band. The round trip and the
+    self-check measure a field section's band this way; the training forward model keeps band_edge.
+    """
+    section = np.asarray(section, dtype=np.float64)
+    return band_edge(section - section.mean(axis=0, keepdims=True), energy)
+
+
 def lowpass_time(section: np.ndarray, cutoff: float, taper: float = SHARP_TAPER) -> np.ndarray:
     """Return section with time frequencies above cutoff (fraction of Nyquist) removed, raised-cosine roll-off.
 
@@ -149,16 +160,18 @@ class Degraded:
 
 def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
                   colored_std: float, colored_band: list[float], antialias: bool,
-                  taper: float = SHARP_TAPER, decimation: str = "cells") -> Degraded:
+                  taper: float = SHARP_TAPER, decimation: str = "cells", edge: float | None = None) -> Degraded:
     """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
     colored_band is the coloured noise's pass band in fractions of the LR Nyquist; taper is the
     share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay);
-    decimation: cells | samples | gaussian | bicubic | blur (see decimate).
+    decimation: cells | samples | gaussian | bicubic | blur (see decimate); edge: hr's own band
+    edge when the caller measured it (e.g. signal_band_edge), else band_edge(hr).
     """
     hr = np.asarray(hr, dtype=np.float64)
-    cutoff = min(1.0, band_factor * band_edge(hr)) if band_factor < 1 else 1.0
+    edge = band_edge(hr) if edge is None else edge
+    cutoff = min(1.0, band_factor * edge) if band_factor < 1 else 1.0
     clean = apply_deterministic_part(hr, cutoff, antialias, taper, decimation)
     lr = add_noise(clean, rng, white_std, colored_std, colored_band)
     return Degraded(lr=lr.astype(np.float32), clean_lr=clean, time_cutoff=cutoff,

@@ -14,7 +14,7 @@ import eval as eval_script
 import sample
 import train
 from datasets.dat_io import write_dat
-from datasets.degrade import apply_deterministic_part, band_edge, forward_model, lowpass_time
+from datasets.degrade import apply_deterministic_part, band_edge, forward_model, lowpass_time, signal_band_edge
 from datasets.field_patches import held_out_field_stems
 from diffusion.guidance import consistency_guidance, gaussian_lowpass, observed
 from tests.conftest import bicubic
@@ -335,6 +335,40 @@ def test_self_blend_keeps_a_model_that_explains_its_input_and_drops_one_that_doe
     assert 0 <= w < 0.1, "pulled almost all the way back to interpolation"
     np.testing.assert_allclose(pulled, bicubic(lr) + w * (raw - bicubic(lr)), atol=1e-4)
     np.testing.assert_allclose(pulled.std(axis=0), w * raw.std(axis=0), atol=1e-4)
+
+
+def test_the_signal_band_edge_ignores_trace_biases():
+    section = layered_section(64, 48)
+    trace_bias = np.random.default_rng(1).normal(0.0, 2.0, section.shape[1]) * section.std()
+    biased = section + 3 * section.std() + trace_bias
+    assert signal_band_edge(biased) == signal_band_edge(section) == band_edge(section)
+    assert band_edge(biased) < 0.5 * band_edge(section), "counted as band energy, the bias pulls the edge down"
+
+
+@pytest.mark.parametrize("bands", [[], [0.5, 1.0, 1.67]])
+def test_a_bias_on_the_input_moves_neither_the_self_check_nor_the_round_trip(tiny_cfg, bands):
+    section = layered_section(64, 48)
+    lr, done = sample.degrade_for_roundtrip(section, "a", tiny_cfg.roundtrip)  # (32, 24)
+    bias = 3 * section.std()  # three times the signal
+    biased_lr, biased_done = sample.degrade_for_roundtrip(section + bias, "a", tiny_cfg.roundtrip)
+    assert biased_done["time_cutoff"] == done["time_cutoff"]
+    np.testing.assert_allclose(biased_lr, lr + bias, atol=1e-4 * bias)
+    tiny_cfg.sampling.self_blend_bands = bands
+
+    def weights_of(x):
+        def detail(coarser, name, k):  # one octave down: half the right answer plus as much unrelated detail
+            if not name.endswith("/self-check"):
+                return 0.1 * np.cos(np.arange(2 * coarser.shape[0]))[:, None] * np.ones(2 * coarser.shape[1])
+            right = x - bicubic(coarser)
+            return 0.5 * right + right.std() * np.random.default_rng(k).standard_normal(right.shape)
+
+        found = {}
+        sample.self_blended(fake_model(detail), [x], ["a"], tiny_cfg, weights=found)
+        return np.atleast_1d(found["a"])
+
+    plain = weights_of(lr)
+    assert (plain > 0).any() and (plain < 1).any(), "the check is neither all nor nothing here"
+    np.testing.assert_allclose(weights_of((lr + bias).astype(np.float32)), plain, atol=0.02)  # float32 rounding of the bias
 
 
 def test_bands_are_measured_in_units_of_the_inputs_own_band_edge():
