@@ -91,9 +91,9 @@ def main(cfg: Config, bench_args) -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise ConfigError(f"--variants: unknown {', '.join(unknown) or '(none given)'}; expected some of {', '.join(VARIANTS)}")
-    files = [p for p in list_field_files(cfg.data.field_dir) if p.suffix == ".dat"]
+    files = list_field_files(cfg.data.field_dir)
     if not files:
-        raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no .dat field sections to pick from")
+        raise DataError(f"data.field_dir '{cfg.data.field_dir}' holds no field sections (.dat, .npy, .sgy) to pick from")
     originals = {}
     for path in files:
         section = read_field(path, cfg.eval.field_transpose.get(path.stem, True))
