@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -306,6 +307,25 @@ def after_step(cfg: Config, state: TrainingState, val_set: HeldOut | None, devic
         write_checkpoint(cfg, state)
 
 
+def comparison_commands(cfg: Config) -> list[str]:
+    """Return the commands that score this run and its train.init_from checkpoint on the field sections under
+    recipes A, B and Q and print both side by side; [] unless the run was fine-tuned on field sections.
+
+    Both read this run's train_config.yaml, so they see the same field sections and sampling settings;
+    only sections a model was not trained on are listed for it (benchmarks/transfer.py).
+    """
+    if not (cfg.train.init_from and cfg.data.field_fraction > 0):
+        return []
+    run_dir, quote = Path(cfg.run.dir), lambda x: shlex.quote(str(x))  # noqa: E731
+    bench = run_dir / "bench"
+    common = (f"--config {quote(run_dir / 'train_config.yaml')} --recipes ABQ --n-test 4 --n-gen2 4 --base-data '' "
+              f"--out {quote(bench)}")
+    start, tuned = quote(f"start={bench / 'transfer_start.json'}"), quote(f"tuned={bench / 'transfer_tuned.json'}")
+    return [f"python -m benchmarks.transfer {common} {quote('sampling.checkpoint=' + cfg.train.init_from)} --label start",
+            f"python -m benchmarks.transfer {common} --label tuned",
+            f"python -m benchmarks.transfer_summary {start} {tuned} --per-section"]
+
+
 # ---- Main ----------------------------------------------------------------------------------------
 
 def main(cfg: Config) -> torch.nn.Module:
@@ -373,6 +393,11 @@ def main(cfg: Config) -> torch.nn.Module:
             write_checkpoint(cfg, state)
         print(f"done: {state.step} steps in {(time.perf_counter() - started) / 60:.1f} min; checkpoint {last}, "
               f"loss curve {Path(cfg.run.dir) / 'loss.png'}")
+        commands = comparison_commands(cfg)
+        if commands:
+            print("fine-tuned on field sections: compare with the starting checkpoint on the held-out ones, under the "
+                  "config's recipe A, plain decimation B and point sampling Q (README, 'Training on your own sections'):")
+            print("\n".join(commands))
     barrier(dist_info)
     return state.net
 

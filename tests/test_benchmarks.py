@@ -165,6 +165,30 @@ def test_picked_scores_the_written_field_files_against_the_original(trained_tiny
     assert "--variants: unknown blur" in capsys.readouterr().err
 
 
+def test_a_fine_tuning_run_prints_a_comparison_with_its_start_that_runs(trained_tiny, tiny_cfg, tmp_path, capsys):
+    import copy
+    import shlex
+
+    from benchmarks import transfer_summary
+    tuned = copy.deepcopy(tiny_cfg)
+    tuned.run.dir, tuned.data.field_dir = str(tmp_path / "mine"), str(tmp_path / "field")
+    tuned.train.init_from = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    tuned.data.field_fraction, tuned.data.field_holdout = 0.5, ["west_36x40"]
+    capsys.readouterr()
+    train.main(tuned)
+    commands = [shlex.split(line) for line in capsys.readouterr().out.splitlines() if line.startswith("python -m benchmarks.")]
+    assert [c[2] for c in commands] == ["benchmarks.transfer", "benchmarks.transfer", "benchmarks.transfer_summary"]
+    for command in commands[:2]:  # the second generator goes to tmp_path, not to the repository's data/gen2
+        assert run(transfer, command[3:] + ["--gen2", str(tmp_path / "gen2")]) == 0
+    assert transfer_summary.main(commands[2][3:]) == 0
+    lines = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.count(" | ") == 3]
+    listed = {(cells[0].strip("| "), cells[1].split(":")[0], cells[2]) for cells in lines[2:]}
+    assert {("start", r, "east") for r in "ABQ"} | {("start", r, "west") for r in "ABQ"} <= listed
+    assert {("tuned", r, "west") for r in "ABQ"} <= listed and not any(m == "tuned" and n == "east" for m, _, n in listed)
+    tiny_cfg.train.init_from = ""
+    assert train.comparison_commands(tiny_cfg) == [], "nothing to compare without a fine-tuning on field sections"
+
+
 def test_transfer_runs_named_recipes_and_counts_them_per_recipe(trained_tiny, tmp_path, capsys):
     from benchmarks import transfer_summary
     out = tmp_path / "bench"
