@@ -1,6 +1,6 @@
 """Every other sample and trace: real sections degraded by picking, super-resolved as field files, scored as written.
 
-    python -m benchmarks.picked [--config PARTIAL.yaml] [section.key=value ...] [--variants aa,narrowed,raw]
+    python -m benchmarks.picked [--config PARTIAL.yaml] [section.key=value ...] [--variants aa,narrowed,raw,recorded]
                                 [--label NAME] [--out DIR] [--threads N]
 
 The check a user makes with a degradation of their own, through the files a user gets. Each
@@ -8,7 +8,8 @@ section in data.field_dir (cropped to even sizes) is picked at every other sampl
 x[::2, ::2], after
     aa        the anti-alias low-pass (datasets.degrade.lowpass at half the Nyquist), then 5 % white noise;
     narrowed  its time band narrowed to 0.6 of its own (sharp edge), then as aa with 10 % white noise;
-    raw       nothing at all (aliased), then 5 % white noise
+    raw       nothing at all (aliased), then 5 % white noise;
+    recorded  the low-pass in time only (a recorder's filter; traces picked as they lie, aliased), 5 % noise
 (noise std as a fraction of the picked section's std, drawn from the section's name), written as
 a field section, super-resolved by sample.py's main (sampling.input=field, run.dir's checkpoint,
 the config's sampling keys, sampling.field_grid included), and the written .dat is compared with
@@ -40,12 +41,15 @@ from utils.errors import DataError
 from utils.metrics import compare_to_targets
 from utils.runtime import pick_device
 
-VARIANTS = {"aa": (False, True, 0.05), "narrowed": (True, True, 0.10), "raw": (False, False, 0.05)}  # narrow, filter, noise
+# narrow the time band first, anti-alias filter (both: both axes; time: time only, as a recorder's filter with
+# traces sampled as they lie), white noise std
+VARIANTS = {"aa": (False, "both", 0.05), "narrowed": (True, "both", 0.10), "raw": (False, "", 0.05),
+            "recorded": (False, "time", 0.05)}
 NARROWED_BAND = 0.6
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variants", default="aa,narrowed,raw", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="aa,narrowed,raw,recorded", help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--label", default="", help="names the output; default the --config stem")
 
 
@@ -56,8 +60,10 @@ def picked(section: np.ndarray, name: str, variant: str) -> np.ndarray:
     x = np.asarray(section, dtype=np.float64)
     if narrow:
         x = lowpass_time(x, NARROWED_BAND * band_edge(x))
-    if antialias:
+    if antialias == "both":
         x = lowpass(x, cutoff=0.5)
+    elif antialias == "time":
+        x = lowpass_time(x, cutoff=0.5)
     lr = x[::2, ::2]
     rng = np.random.default_rng([zlib.crc32(variant.encode()), zlib.crc32(name.encode())])
     return (lr + rng.normal(0.0, noise * lr.std(), lr.shape)).astype(np.float32)

@@ -12,6 +12,7 @@ from benchmarks import early_mean, macs, objectives, picked, quality_vs_steps, s
 from benchmarks.common import run_benchmark
 from datasets.condition import upsample
 from datasets.dat_io import read_dat, read_field, write_dat
+from datasets.degrade import lowpass_time
 from datasets.segy_io import to_input_grid
 from datasets.heldout import load_heldout
 from diffusion.schedule import make_schedule, sampling_gammas
@@ -151,6 +152,8 @@ def test_picked_scores_the_written_field_files_against_the_original(trained_tiny
     east = read_field(tmp_path / "field" / "east_40x36.dat", True)  # (36 time, 40 traces)
     lr = picked.picked(east, "east", "raw")
     assert lr.shape == (18, 20) and np.std(lr - east[::2, ::2]) == pytest.approx(0.05 * np.std(east[::2, ::2]), rel=0.3)
+    recorded, in_time = picked.picked(east, "east", "recorded"), lowpass_time(east.astype(np.float64), 0.5)[::2, ::2]
+    assert np.std(recorded - in_time) == pytest.approx(0.05 * np.std(in_time), rel=0.3), "filtered in time only"
     written = out / "picked_tiny" / "raw"
     assert np.array_equal(read_field(written / "inputs" / "east_20x18.dat", True), lr), "the picked input as predicted"
     pred = read_dat(written / "run" / "field" / "east_40x36_pred.dat", (40, 36))
