@@ -33,7 +33,7 @@ from benchmarks.common import config_label, machine_info, markdown_table, output
 from benchmarks.transfer_summary import recipe_row
 from datasets.condition import upsample
 from datasets.dat_io import list_field_files, read_field, write_dat
-from datasets.degrade import band_edge, lowpass, lowpass_time
+from datasets.degrade import lowpass, lowpass_time, signal_band_edge
 from datasets.segy_io import to_input_grid
 from utils.checkpoint import checkpoint_path
 from utils.config import Config, ConfigError
@@ -59,7 +59,7 @@ def picked(section: np.ndarray, name: str, variant: str) -> np.ndarray:
     narrow, antialias, noise = VARIANTS[variant]
     x = np.asarray(section, dtype=np.float64)
     if narrow:
-        x = lowpass_time(x, NARROWED_BAND * band_edge(x))
+        x = lowpass_time(x, NARROWED_BAND * signal_band_edge(x))
     if antialias == "both":
         x = lowpass(x, cutoff=0.5)
     elif antialias == "time":
