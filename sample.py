@@ -450,8 +450,14 @@ def self_blended(run: Callable, sections: list[np.ndarray], names: list[str], cf
     return out
 
 
+def on_input_grid(mean: np.ndarray, std: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return mean and std moved from the model's grid onto the input's (to_input_grid); the std kept >= 0,
+    since the half-sample shift may ring slightly below 0."""
+    return to_input_grid(mean), None if std is None else np.maximum(to_input_grid(std), 0)
+
+
 def write_prediction(stem_path: Path, samples: np.ndarray, s, transpose: bool = False,
-                     own: np.ndarray | None = None, on_input_grid: bool = False) -> np.ndarray:
+                     own: np.ndarray | None = None, input_grid: bool = False) -> np.ndarray:
     """Write <stem>_pred.dat (mean) and, for K > 1, <stem>_std.dat and <stem>_sample0.dat; return the mean.
 
     Sample 0 is what a single-sample run gives (same seed), so eval.py can score one sample
@@ -459,15 +465,16 @@ def write_prediction(stem_path: Path, samples: np.ndarray, s, transpose: bool = 
     _pred.dat ending; samples (K, time, trace) on the model's grid; s: the sampling settings
     (`combined`); transpose writes (trace, time) arrays; own: the model's samples before the
     self-check, guard and floor moved them (predict's `own`), which the std is taken from;
-    on_input_grid moves every array onto the input's grid first (to_input_grid; the std kept >= 0).
+    input_grid moves every array onto the input's grid first (on_input_grid, to_input_grid).
     """
     orient = (lambda a: a.T) if transpose else (lambda a: a)  # noqa: E731
-    move = to_input_grid if on_input_grid else (lambda a: a)  # noqa: E731
+    move = to_input_grid if input_grid else (lambda a: a)  # noqa: E731
     mean, std = combined(samples, s, own)
-    mean = move(mean)
+    if input_grid:
+        mean, std = on_input_grid(mean, std)
     write_dat(stem_path.with_name(stem_path.name + "_pred.dat"), orient(mean))
-    if std is not None:  # the half-sample shift may ring slightly below 0: a std is not negative
-        write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(np.maximum(move(std), 0)))
+    if std is not None:
+        write_dat(stem_path.with_name(stem_path.name + "_std.dat"), orient(std))
     for k in range(len(samples) if s.save_samples else int(std is not None)):
         write_dat(stem_path.with_name(f"{stem_path.name}_sample{k}.dat"), orient(move(samples[k])))
     return mean
@@ -542,12 +549,12 @@ def write_segy_prediction(stem_path: Path, source: SegySection, samples: np.ndar
     as in write_prediction.
     """
     k = len(samples)
-    mean, std = combined(samples, s, own)
+    mean, std = on_input_grid(*combined(samples, s, own))
     named = lambda ending: stem_path.with_name(stem_path.name + ending)  # noqa: E731
-    write_segy_x2(named("_pred.sgy"), source, to_input_grid(mean),
+    write_segy_x2(named("_pred.sgy"), source, mean,
                   f"X2 SUPER-RESOLVED IN TIME AND TRACES, MEAN OF {k} SAMPLE(S) (sample.py)")
-    if std is not None:  # the half-sample shift may ring slightly below 0: a std is not negative
-        write_segy_x2(named("_std.sgy"), source, np.maximum(to_input_grid(std), 0),
+    if std is not None:
+        write_segy_x2(named("_std.sgy"), source, std,
                       f"STD OF {k} SAMPLES{'' if s.std_scale == 1 else f' X {s.std_scale:g}'} OF THE X2 "
                       f"SUPER-RESOLVED LINE (sample.py)")
     if s.save_samples:
@@ -595,7 +602,7 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
                     write_segy_prediction(stem_path, source, samples, cfg.sampling, own[path.stem])
                 else:
                     write_prediction(stem_path, samples, cfg.sampling, transpose=not trace_major, own=own[path.stem],
-                                     on_input_grid=cfg.sampling.field_grid == "input")
+                                     input_grid=cfg.sampling.field_grid == "input")
         except DataError as err:
             print(f"skipped {path.name}: {err}")
             skipped.append(str(err))
