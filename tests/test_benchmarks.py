@@ -347,9 +347,40 @@ def test_transfer_summary_counts_wins_per_recipe_and_merges_files(tmp_path, caps
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
     by_recipe = {row[1]: row for row in rows}
     assert set(by_recipe) == {"A", "B", "band 0.75, noise 0.15 + 0 coloured",
-                              "band 0.9 taper 0.8, noise 0.15 + 0.1 coloured in [0.05, 0.4], no anti-alias"}
+                              "band 0.9 taper 0.8, noise 0.15 + 0.1 coloured in [0.05, 0.4], no anti-alias", "all 4 recipes"}
     assert by_recipe["A"][2:9] == ["2", "+0.10", "-0.20", "1", "2", "2", "1"]
     assert by_recipe["B"][2:9] == ["2", "-0.35", "-1.00", "1", "1", "1", "1"]
     assert by_recipe["band 0.75, noise 0.15 + 0 coloured"][5:9] == ["2", "1", "2", "1"]
     assert by_recipe["A"][9:11] == ["+0.50", "+0.40"] and by_recipe["B"][9] == "", "synthetic gains once per model"
+    # the last row counts all 8 (recipe, section) cases at once: PSNR up 5, SSIM up 6, LSD down 7, all three 4
+    total = by_recipe.pop("all 4 recipes")
+    assert total[2] == "8" and abs(float(total[3])) < 0.005 and total[4:9] == ["-1.00", "5", "6", "7", "4"]
+    assert rows[-1] is total
     assert transfer_summary.main([f"m={tmp_path / 'missing.json'}"]) == 2
+
+
+def test_budget_curve_tabulates_and_draws_gains_per_checkpoint(tmp_path, capsys):
+    from benchmarks import budget_curve
+
+    def result(a, b, own, second):  # two sections under A and B, deltas (dpsnr, dssim, dlsd)
+        files = lambda deltas: {"held_out": {"files": {s: {"pred": {"psnr": 20 + p, "ssim": 0.5 + q, "lsd": 10 + r},  # noqa: E731
+                                                           "bicubic": {"psnr": 20.0, "ssim": 0.5, "lsd": 10.0}}
+                                                       for s, (p, q, r) in deltas.items()}}}
+        return {"runs": [{"roundtrip_a": files(a), "roundtrip_b": files(b), "own_test": {"gain_db": own},
+                          "second_generator": {"gain_db": second}}]}
+    early = result({"k": (0.2, 0.01, -1.0), "l": (0.0, 0.01, -1.0)}, {"k": (1.0, 0.02, -0.5), "l": (-0.4, -0.01, 0.2)},
+                   0.4, 0.5)
+    late = result({"k": (0.4, 0.01, -1.0), "l": (0.2, 0.01, -1.0)}, {"k": (1.2, 0.02, -0.5), "l": (0.2, 0.01, -0.2)},
+                  0.6, 0.7)
+    for name, payload in {"early.json": early, "late.json": late}.items():
+        (tmp_path / name).write_text(json.dumps(payload))
+    png = tmp_path / "curve.png"
+    # steps are sorted whatever order they are named in
+    assert budget_curve.main([f"9000={tmp_path / 'late.json'}", f"3000={tmp_path / 'early.json'}", "--out", str(png)]) == 0
+    rows = [[c.strip("| ") for c in line.split(" | ")] for line in capsys.readouterr().out.splitlines()[2:4]]
+    assert [r[0] for r in rows] == ["3000", "9000"]
+    assert rows[0][1:6] == ["+0.20", "+0.10", "2 of 4", "+0.40", "+0.50"]
+    assert rows[1][1:6] == ["+0.50", "+0.30", "4 of 4", "+0.60", "+0.70"]
+    assert png.stat().st_size > 0
+    assert budget_curve.main([f"x={tmp_path / 'early.json'}", "--out", str(png)]) == 2
+    assert budget_curve.main([f"3000={tmp_path / 'missing.json'}", "--out", str(png)]) == 2
