@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import markdown_table
-from benchmarks.transfer_summary import held_out_deltas
+from benchmarks.transfer_summary import better_in_all_three, held_out_deltas
 from utils.plots import plt, save_figure
 
 CURVES = {"real": "real sections, every recipe", "recipe_a": "real sections, recipe A",
@@ -37,7 +37,7 @@ def file_scores(payload: dict) -> dict[str, float]:
             "recipe_a": float(np.mean([d[0] for d in under_a])) if under_a else float("nan"),
             "own_test": run.get("own_test", {}).get("gain_db", float("nan")),
             "second_generator": run.get("second_generator", {}).get("gain_db", float("nan")),
-            "cases": len(cases), "all_three": sum(d[0] > 0 and d[1] > 0 and d[2] < 0 for d in cases)}
+            "cases": len(cases), "all_three": sum(better_in_all_three(d) for d in cases)}
 
 
 def parse_points(items: list[str]) -> dict[int, list[Path]]:
@@ -73,6 +73,16 @@ def plot_budget(scores: dict[int, list[dict]], png_path: Path) -> None:
     plt.close(fig)
 
 
+def table_rows(scores: dict[int, list[dict]]) -> list[list[str]]:
+    """Return one row per step count: each column's value per file (seed), joined by ' / '."""
+    def cell(per_file: list[dict], key: str) -> str:
+        if key == "all_three":
+            return " / ".join(f"{s['all_three']} of {s['cases']}" for s in per_file)
+        return " / ".join(f"{s[key]:+.2f}" for s in per_file)
+    return [[str(n)] + [cell(per_file, key) for key in ("real", "recipe_a", "all_three", "own_test", "second_generator")]
+            for n, per_file in scores.items()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("points", nargs="+", metavar="STEPS=FILE[,FILE...]")
@@ -84,14 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, json.JSONDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    def cell(n: int, key: str) -> str:
-        if key == "all_three":
-            return " / ".join(f"{s['all_three']} of {s['cases']}" for s in scores[n])
-        return " / ".join(f"{s[key]:+.2f}" for s in scores[n])
-    rows = [[str(n)] + [cell(n, key) for key in ("real", "recipe_a", "all_three", "own_test", "second_generator")]
-            for n in scores]
     print(markdown_table(["steps", "mean ΔPSNR, all cases", "recipe A", "all three metrics", "own test",
-                          "second generator"], rows))
+                          "second generator"], table_rows(scores)))
     plot_budget(scores, Path(args.out))
     print(f"wrote {args.out}")
     return 0

@@ -63,13 +63,18 @@ def recipe_label(key: str, payload: dict, letters: dict) -> str:
     return f"{letters[key]}: {described}" if key in letters else described
 
 
+def better_in_all_three(delta: tuple[float, float, float]) -> bool:
+    """Return whether one case's (ΔPSNR, ΔSSIM, ΔLSD) against bicubic is better in all three metrics."""
+    return delta[0] > 0 and delta[1] > 0 and delta[2] < 0
+
+
 def recipe_row(deltas: dict) -> list[str]:
     """Return the cells: n, mean and worst ΔPSNR, counts of PSNR up, SSIM up, LSD down, all three."""
     values = list(deltas.values())
     psnr_up = sum(d[0] > 0 for d in values)
     ssim_up = sum(d[1] > 0 for d in values)
     lsd_down = sum(d[2] < 0 for d in values)
-    all_three = sum(d[0] > 0 and d[1] > 0 and d[2] < 0 for d in values)
+    all_three = sum(better_in_all_three(d) for d in values)
     return [str(len(values)), f"{sum(d[0] for d in values) / len(values):+.2f}", f"{min(d[0] for d in values):+.2f}",
             str(psnr_up), str(ssim_up), str(lsd_down), str(all_three)]
 
