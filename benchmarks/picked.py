@@ -30,7 +30,7 @@ import numpy as np
 
 import sample
 from benchmarks.common import config_label, machine_info, markdown_table, output_dir, run_benchmark, write_json
-from benchmarks.transfer_summary import recipe_row
+from benchmarks.transfer_summary import deltas_against, recipe_row
 from datasets.condition import upsample
 from datasets.dat_io import list_field_files, read_field, write_dat
 from datasets.degrade import lowpass, lowpass_time, signal_band_edge
@@ -116,9 +116,7 @@ def main(cfg: Config, bench_args) -> None:
         payload["results"][variant] = result
         write_json(out / f"picked_{label}.json", payload)
         for reference in ("bicubic", "bicubic_cell"):
-            deltas = {n: tuple(f["pred"][k] - f[reference][k] for k in ("psnr", "ssim", "lsd"))
-                      for n, f in result["files"].items()}
-            rows.append([variant, reference, *recipe_row(deltas)])
+            rows.append([variant, reference, *recipe_row(deltas_against(result["files"], reference))])
     print(markdown_table(["variant", "against", "sections", "mean ΔPSNR", "worst ΔPSNR", "PSNR up", "SSIM up", "LSD down",
                           "all three"], rows))
     print(f"wrote {out / f'picked_{label}.json'}")

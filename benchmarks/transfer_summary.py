@@ -36,10 +36,14 @@ def recipe_name(recipe: dict) -> str:
             + ("" if recipe.get("decimation", "cells") == "cells" else ", " + DECIMATION_NAMES[recipe["decimation"]]))
 
 
+def deltas_against(files: dict, reference: str = "bicubic") -> dict[str, tuple[float, float, float]]:
+    """Return {section: (ΔPSNR, ΔSSIM, ΔLSD)} of the prediction against reference, from compare_to_targets' files."""
+    return {name: tuple(f["pred"][m] - f[reference][m] for m in ("psnr", "ssim", "lsd")) for name, f in files.items()}
+
+
 def held_out_deltas(entry: dict) -> dict[str, tuple[float, float, float]]:
     """Return {section: (ΔPSNR, ΔSSIM, ΔLSD)} of one recipe's held-out sections."""
-    files = entry.get("held_out", {}).get("files", {})
-    return {name: tuple(f["pred"][m] - f["bicubic"][m] for m in ("psnr", "ssim", "lsd")) for name, f in files.items()}
+    return deltas_against(entry.get("held_out", {}).get("files", {}))
 
 
 def collect(paths: list[Path]) -> tuple[dict, dict]:
