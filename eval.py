@@ -19,7 +19,7 @@ import numpy as np
 
 from datasets.condition import upsample
 from datasets.dat_io import field_interval, read_dat, read_field
-from datasets.degrade import DECIMATION_NAMES, SHARP_TAPER, apply_deterministic_part
+from datasets.degrade import DECIMATION_NAMES, SHARP_TAPER, apply_deterministic_part, depth_and_flaw_words
 from datasets.heldout import HeldOut, load_heldout
 from utils.atomic import atomic_write_bytes
 from utils.cli import run_main
@@ -122,14 +122,15 @@ def format_calibration(calib: dict) -> str:
 def consistency(pred: np.ndarray, lr: np.ndarray, section: dict) -> float | None:
     """Return RMS(F(pred) - input) / RMS(added noise): about 1 when pred explains the input within its noise.
 
-    F is the round trip's forward model without noise (same time cutoff, decimation). None when the
-    round trip added no noise: there is no noise level to measure the residual against.
+    F is the round trip's forward model without noise (same time cutoff, decimation); the round trip's
+    flaws (dead traces, spikes, swell) count as noise. None when the round trip added no noise: there
+    is no noise level to measure the residual against.
     """
     if section["noise_rms"] <= 0:
         return None
     residual = apply_deterministic_part(pred, section["time_cutoff"], section["antialias"],  # older records
-                                        section.get("band_taper", SHARP_TAPER),  # lack the last two keys
-                                        section.get("decimation", "cells")) - lr
+                                        section.get("band_taper", SHARP_TAPER),  # lack the last three keys
+                                        section.get("decimation", "cells"), section.get("depth_cutoffs")) - lr
     return float(np.sqrt(np.mean(residual ** 2)) / section["noise_rms"])
 
 
@@ -272,7 +273,8 @@ def main_roundtrip(cfg: Config) -> None:
     title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 decimation "
              f"({DECIMATION_NAMES[d.get('decimation', 'cells')]}), "
              f"noise {d['noise_std']:g} white + "
-             f"{d['colored_noise_std']:g} coloured; model {cfg.run.dir}")
+             f"{d['colored_noise_std']:g} coloured"
+             + (f", {depth_and_flaw_words(d)}" if depth_and_flaw_words(d) else "") + f"; model {cfg.run.dir}")
     if "self_blend" in result:
         shown = lambda w: "/".join(f"{v:.2f}" for v in w) if isinstance(w, list) else f"{w:.2f}"  # noqa: E731
         title += "; self-check weights " + ", ".join(f"{name.split('_')[0]} {shown(w)}"

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from datasets.condition import upsample
 from datasets.dat_io import (field_interval, field_name, is_segy, list_field_files, read_dat, read_field,
                              read_segy_field, write_dat)
-from datasets.degrade import forward_model, signal_band_edge
+from datasets.degrade import add_bad_data, forward_model, signal_band_edge
 from datasets.heldout import load_heldout
 from datasets.input_guard import guarded
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
@@ -612,15 +612,26 @@ def sample_field(cfg: Config, predict: Predict, out_dir: Path) -> None:
         raise DataError(f"{len(skipped)} of {len(files)} field sections were skipped: {'; '.join(skipped)}")
 
 
+BAD_DATA_STREAM = 1  # the round trip's flaws (roundtrip.dead_trace_rate, ...) draw from (seed, name, this)
+
+
 def degrade_for_roundtrip(section: np.ndarray, name: str, rt) -> tuple[np.ndarray, dict]:
     """Return (the LR input F(section), what was done) for the round trip; section (time, trace) is cropped to even sizes."""
     reference = section[:section.shape[0] // 2 * 2, :section.shape[1] // 2 * 2]
     rng = np.random.default_rng([rt.seed, zlib.crc32(name.encode())])
     done = forward_model(reference, rng, rt.band_factor, rt.noise_std, rt.colored_noise_std, rt.colored_band,
-                         rt.antialias, rt.band_taper, rt.decimation, edge=signal_band_edge(reference))
-    return done.lr, {"reference_shape": list(reference.shape), "time_cutoff": done.time_cutoff,
-                     "noise_rms": done.noise_rms, "band_factor": rt.band_factor, "band_taper": rt.band_taper,
-                     "antialias": rt.antialias, "decimation": rt.decimation}
+                         rt.antialias, rt.band_taper, rt.decimation, edge=signal_band_edge(reference),
+                         band_factor_bottom=rt.band_factor_bottom)
+    # The flaws draw from their own generator, so a recipe without them keeps its noise draw.
+    lr = add_bad_data(done.lr, np.random.default_rng([rt.seed, zlib.crc32(name.encode()), BAD_DATA_STREAM]),
+                      rt.dead_trace_rate, rt.spike_rate, rt.swell_trace_rate, rt.swell_std)
+    noise_rms = done.noise_rms if lr is done.lr else float(np.sqrt(np.mean((lr - done.clean_lr) ** 2)))
+    return lr.astype(np.float32), {
+        "reference_shape": list(reference.shape), "time_cutoff": done.time_cutoff, "noise_rms": noise_rms,
+        "band_factor": rt.band_factor, "band_taper": rt.band_taper, "antialias": rt.antialias,
+        "decimation": rt.decimation, "depth_cutoffs": done.depth_cutoffs,
+        **{key: getattr(rt, key) for key in ("band_factor_bottom", "dead_trace_rate", "spike_rate",
+                                             "swell_trace_rate", "swell_std")}}
 
 
 def sample_roundtrip(cfg: Config, predict: Predict, out_dir: Path, trained_on: list[str]) -> None:

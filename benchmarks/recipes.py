@@ -7,8 +7,10 @@ look for weaknesses rather than to tune (sections 9e and 9f); P to R decimate by
 (`roundtrip.decimation: samples`, section 9g), the way a recorder or a trace spacing samples, where
 A to O average 2 x 2 cells; S and T resize the way image libraries do (`bicubic`, `gaussian`), with
 their own filters only, as a user checking the model with an image toolkit would; U and V (section 9h)
-add heavy white noise to A and to S, and W blurs before it point-samples. `python -m
-benchmarks.transfer --recipes all` scores a model under all of them.
+add heavy white noise to A and to S, and W blurs before it point-samples; X, Y and Z (section 9n)
+are A with what field recordings have and the other recipes lack: a band that narrows with depth,
+dead traces and spikes, traces with swell noise. `python -m benchmarks.transfer --recipes all`
+scores a model under all of them.
 """
 from __future__ import annotations
 
@@ -47,6 +49,10 @@ RECIPES: dict[str, tuple[dict, str]] = {
           "S with 20 % white noise: bicubic resizing plus noise, image SR's noisy degradation"),
     "W": ({"band_factor": 1.0, "antialias": False, "noise_std": 0.05, "colored_noise_std": 0.0, "decimation": "blur"},
           "Gaussian blur of sigma 1, then every other sample and trace, 5 % white noise: image SR's blur-and-downsample"),
+    "X": ({"band_factor": 1.0, "band_factor_bottom": 0.5},
+          "A's noise, the band whole at the top and narrowed to 0.5 at the bottom: attenuation with depth"),
+    "Y": ({"dead_trace_rate": 0.03, "spike_rate": 0.001}, "A with 3 % dead traces and 0.1 % spikes"),
+    "Z": ({"swell_trace_rate": 0.1, "swell_std": 1.0}, "A with swell noise as strong as the section on 10 % of traces"),
 }
 
 

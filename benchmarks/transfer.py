@@ -7,7 +7,7 @@ and a second, independent synthetic generator, for one or more sampling settings
 --settings lists sampling variants as K:G (num_samples K, guidance weight G), e.g. 1:0,4:0,4:0.5.
 --recipes names the round trips by letter (benchmarks/recipes.py; default AB): A is roundtrip.* of
 the config, B plain x2 decimation with 5 % white noise (no band narrowing), so a model tuned to one
-recipe shows it, and C to W further checks; `all` runs all twenty-three. --recipe-c adds an ad hoc round
+recipe shows it, and C to Z further checks; `all` runs all twenty-six. --recipe-c adds an ad hoc round
 trip C, roundtrip.* with the given keys replaced (e.g. band_factor=0.75 noise_std=0.15
 colored_noise_std=0), in place of the named C. The self-check (sampling.self_blend) always assumes
 recipe A. The second

@@ -20,20 +20,22 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import markdown_table
-from datasets.degrade import DECIMATION_NAMES, SHARP_TAPER
+from datasets.degrade import DECIMATION_NAMES, SHARP_TAPER, depth_and_flaw_words
 
 FIXED = {"roundtrip_a": "A", "roundtrip_b": "B"}
 
 
 def recipe_name(recipe: dict) -> str:
-    """Return a name of a third recipe from every key that changes its input: band, taper, noise, anti-alias, decimation."""
+    """Return a name of a third recipe from every key that changes its input: band, taper, noise, anti-alias,
+    decimation, depth narrowing and flaws."""
     taper = recipe.get("band_taper", SHARP_TAPER)
     coloured = recipe["colored_noise_std"]
     return (f"band {recipe['band_factor']:g}" + (f" taper {taper:g}" if taper != SHARP_TAPER else "")
             + f", noise {recipe['noise_std']:g} + {coloured:g} coloured"
             + (" in [{:g}, {:g}]".format(*recipe["colored_band"]) if coloured > 0 else "")
             + ("" if recipe.get("antialias", True) else ", no anti-alias")
-            + ("" if recipe.get("decimation", "cells") == "cells" else ", " + DECIMATION_NAMES[recipe["decimation"]]))
+            + ("" if recipe.get("decimation", "cells") == "cells" else ", " + DECIMATION_NAMES[recipe["decimation"]])
+            + (", " + depth_and_flaw_words(recipe) if depth_and_flaw_words(recipe) else ""))
 
 
 def deltas_against(files: dict, reference: str = "bicubic") -> dict[str, tuple[float, float, float]]:

@@ -8,7 +8,9 @@ cell-centred grid that torch's interpolate(align_corners=False) assumes when it 
 The decimation either averages each 2 x 2 cell (`cells`, the paper's), takes the section's
 value at each cell centre (`samples`: point sampling, as a recorder or a coarse trace spacing
 samples a wavefield, with no averaging that softens the top of the band), or resizes the way two
-common image libraries do (`gaussian`, `bicubic`; see decimate).
+common image libraries do (`gaussian`, `bicubic`; see decimate). The round trip may also narrow the
+band more with depth (attenuation: `band_factor_bottom`) and spoil a few LR traces and samples the
+way field recordings are spoilt (add_bad_data: dead traces, spikes, traces with swell noise).
 The noise functions are shared with datasets/synthetic.py.
 """
 from __future__ import annotations
@@ -84,6 +86,31 @@ def lowpass_time(section: np.ndarray, cutoff: float, taper: float = SHARP_TAPER)
     return scipy.fft.idct(spectrum, type=2, norm="ortho", axis=0)
 
 
+DEPTH_STEPS = 9  # depths at which a band that changes with depth is narrowed (first sample to last, evenly spaced)
+
+
+def lowpass_time_with_depth(section: np.ndarray, cutoffs: list[float], taper: float = SHARP_TAPER) -> np.ndarray:
+    """Return section (time, trace) with a time band that changes with depth.
+
+    cutoffs: the cutoff (fraction of Nyquist, >= 1: none) at len(cutoffs) depths evenly spaced from
+    the first sample to the last; one value narrows the whole section alike. A filter that changes
+    along time has no single spectrum, so the section is narrowed at every listed cutoff and each
+    sample takes the linear blend of the two narrowings whose depths bracket its own: with cutoffs
+    a sixteenth of the band apart this is close to a filter that slides with depth.
+    """
+    narrowed = [lowpass_time(section, c, taper) if c < 1 else np.asarray(section, dtype=np.float64) for c in cutoffs]
+    if len(narrowed) == 1:
+        return narrowed[0]
+    position = np.linspace(0, len(cutoffs) - 1, section.shape[0])  # each time sample's place among the depths
+    below = np.minimum(position.astype(int), len(cutoffs) - 2)
+    weight = (position - below)[:, None]
+    out = np.empty(section.shape, dtype=np.float64)
+    for k in range(len(cutoffs) - 1):
+        rows = below == k
+        out[rows] = (1 - weight[rows]) * narrowed[k][rows] + weight[rows] * narrowed[k + 1][rows]
+    return out
+
+
 def decimate(section: np.ndarray, antialias: bool, by: str = "cells") -> np.ndarray:
     """Return the (time/2, trace/2) section on the LR grid, optionally low-passed first.
 
@@ -150,39 +177,97 @@ def add_noise(signal: np.ndarray, rng: np.random.Generator, white_std: float,
     return signal + scale * (white_std * white + colored_std * colored)
 
 
+SPIKE_AMPLITUDE = (2.0, 6.0)  # a spike replaces a sample by +- this many section stds (as datasets.synthetic's)
+SWELL_BAND = (0.02, 0.15)  # time pass band of swell noise, fraction of the LR Nyquist: low frequencies
+SWELL_TRACE_BAND = 0.5  # and a light correlation across the traces it sits on (bandlimited_noise's trace_band)
+
+
+def add_bad_data(lr: np.ndarray, rng: np.random.Generator, dead_trace_rate: float, spike_rate: float,
+                 swell_trace_rate: float, swell_std: float) -> np.ndarray:
+    """Return lr (time, trace) with the flaws of field recordings: dead traces, spikes, traces with swell noise.
+
+    dead_trace_rate: share of traces set to zero; spike_rate: share of samples replaced by a spike of
+    SPIKE_AMPLITUDE section stds, either sign; swell_trace_rate: share of traces that carry extra
+    low-frequency noise (SWELL_BAND) of swell_std section stds, as marine swell noise sits on a few
+    traces. The section std is lr's before any flaw. All rates 0: lr unchanged and rng untouched.
+    """
+    if dead_trace_rate <= 0 and spike_rate <= 0 and swell_trace_rate <= 0:
+        return lr
+    lr = np.array(lr, dtype=np.float64)
+    scale = lr.std()
+    if swell_trace_rate > 0:
+        swell = rng.random(lr.shape[1]) < swell_trace_rate
+        noise = bandlimited_noise(lr.shape, list(SWELL_BAND), rng, trace_band=SWELL_TRACE_BAND)
+        lr[:, swell] += swell_std * scale * noise[:, swell]
+    if spike_rate > 0:
+        hit = rng.random(lr.shape) < spike_rate
+        lr[hit] = rng.choice([-1.0, 1.0], hit.sum()) * rng.uniform(*SPIKE_AMPLITUDE, hit.sum()) * scale
+    if dead_trace_rate > 0:
+        lr[:, rng.random(lr.shape[1]) < dead_trace_rate] = 0.0
+    return lr
+
+
+def depth_and_flaw_words(recipe: dict) -> str:
+    """Return the words for a round-trip recipe's depth narrowing and flaws (roundtrip.* as a dict), '' when it has none.
+
+    Reports append them to a recipe's band and noise (eval.py's figure title, benchmarks.transfer_summary).
+    """
+    words = []
+    if recipe.get("band_factor_bottom") is not None and recipe["band_factor_bottom"] != recipe.get("band_factor"):
+        words.append(f"band x{recipe['band_factor_bottom']:g} at the bottom")
+    for key, what in (("dead_trace_rate", "dead traces"), ("spike_rate", "spikes")):
+        if recipe.get(key, 0) > 0:
+            words.append(f"{100 * recipe[key]:g} % {what}")
+    if recipe.get("swell_trace_rate", 0) > 0:
+        words.append(f"{100 * recipe['swell_trace_rate']:g} % traces with swell noise {recipe.get('swell_std', 1.0):g}")
+    return ", ".join(words)
+
+
 @dataclass
 class Degraded:
     lr: np.ndarray  # (time/2, trace/2) float32 noisy LR section
     clean_lr: np.ndarray  # (time/2, trace/2) float64 the same before noise: F's deterministic part
     time_cutoff: float  # low-pass applied along time before decimation, fraction of HR Nyquist (1: none)
     noise_rms: float  # RMS of the noise that was added
+    depth_cutoffs: list[float] | None = None  # the cutoffs at DEPTH_STEPS depths when the band changes with depth
 
 
 def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
                   colored_std: float, colored_band: list[float], antialias: bool,
-                  taper: float = SHARP_TAPER, decimation: str = "cells", edge: float | None = None) -> Degraded:
+                  taper: float = SHARP_TAPER, decimation: str = "cells", edge: float | None = None,
+                  band_factor_bottom: float | None = None) -> Degraded:
     """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
     colored_band is the coloured noise's pass band in fractions of the LR Nyquist; taper is the
     share of the cutoff over which the narrowing rolls off (0.2: a sharp edge, 1: a smooth decay);
     decimation: cells | samples | gaussian | bicubic | blur (see decimate); edge: hr's own band
-    edge when the caller measured it (e.g. signal_band_edge), else band_edge(hr).
+    edge when the caller measured it (e.g. signal_band_edge), else band_edge(hr); band_factor_bottom:
+    the band factor at the last sample, reached linearly from band_factor at the first, when the band
+    narrows with depth (None: band_factor throughout).
     """
     hr = np.asarray(hr, dtype=np.float64)
     edge = band_edge(hr) if edge is None else edge
-    cutoff = min(1.0, band_factor * edge) if band_factor < 1 else 1.0
-    clean = apply_deterministic_part(hr, cutoff, antialias, taper, decimation)
+    cutoff_of = lambda factor: min(1.0, factor * edge) if factor < 1 else 1.0  # noqa: E731
+    cutoff = cutoff_of(band_factor)
+    depth = None if band_factor_bottom is None or band_factor_bottom == band_factor else \
+        [cutoff_of(float(f)) for f in np.linspace(band_factor, band_factor_bottom, DEPTH_STEPS)]
+    clean = apply_deterministic_part(hr, cutoff, antialias, taper, decimation, depth)
     lr = add_noise(clean, rng, white_std, colored_std, colored_band)
     return Degraded(lr=lr.astype(np.float32), clean_lr=clean, time_cutoff=cutoff,
-                    noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))))
+                    noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))), depth_cutoffs=depth)
 
 
 def apply_deterministic_part(hr: np.ndarray, time_cutoff: float, antialias: bool,
-                             taper: float = SHARP_TAPER, decimation: str = "cells") -> np.ndarray:
-    """Return F's noise-free part for a known time cutoff: what a prediction should reproduce. hr: (time, trace)."""
+                             taper: float = SHARP_TAPER, decimation: str = "cells",
+                             depth_cutoffs: list[float] | None = None) -> np.ndarray:
+    """Return F's noise-free part for a known time cutoff: what a prediction should reproduce. hr: (time, trace).
+
+    depth_cutoffs: the cutoffs at evenly spaced depths when the band changes with depth
+    (lowpass_time_with_depth; None: time_cutoff throughout).
+    """
     hr = np.asarray(hr, dtype=np.float64)
-    return decimate(lowpass_time(hr, time_cutoff, taper) if time_cutoff < 1 else hr, antialias, decimation)
+    return decimate(lowpass_time_with_depth(hr, depth_cutoffs or [time_cutoff], taper), antialias, decimation)
 
 
 def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) -> np.ndarray:

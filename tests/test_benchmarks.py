@@ -218,7 +218,7 @@ def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
     from benchmarks.recipes import RECIPES, recipe_letters
     cfg = load_config(None, [])
     recipes, letters = transfer.named_recipes(cfg, "all", [])
-    assert list(letters.values()) == list(RECIPES) == list("ABCDEFGHIJKLMNOPQRSTUVW")
+    assert list(letters.values()) == list(RECIPES) == list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     assert recipes["roundtrip_a"] == cfg.roundtrip and recipes["roundtrip_b"].band_factor == 1.0
     assert recipes["roundtrip_i"].antialias is False and recipes["roundtrip_e"].band_taper == 0.8
     assert cfg.roundtrip.decimation == "cells" and recipes["roundtrip_p"].decimation == "samples"
@@ -226,8 +226,11 @@ def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
     assert recipes["roundtrip_u"].noise_std == 0.6 and recipes["roundtrip_u"].band_factor == cfg.roundtrip.band_factor
     assert recipes["roundtrip_v"].decimation == "bicubic" and recipes["roundtrip_v"].noise_std == 0.2
     assert recipes["roundtrip_w"].decimation == "blur" and recipes["roundtrip_w"].antialias is False
+    assert recipes["roundtrip_x"].band_factor_bottom == 0.5 and recipes["roundtrip_x"].noise_std == cfg.roundtrip.noise_std
+    assert recipes["roundtrip_y"].dead_trace_rate == 0.03 and recipes["roundtrip_z"].swell_trace_rate == 0.1
+    assert cfg.roundtrip.band_factor_bottom is None and cfg.roundtrip.dead_trace_rate == 0
     assert recipe_letters("b, A") == ["B", "A"]
-    for spec, words in (("AZ", "unknown recipe 'Z'"), ("AA", "named twice"), ("", "no recipe")):
+    for spec, words in (("A1", "unknown recipe '1'"), ("AA", "named twice"), ("", "no recipe")):
         with pytest.raises(ValueError, match=words):
             recipe_letters(spec)
     with pytest.raises(ConfigError, match="--recipe-c: round trip C is already named"):
@@ -238,10 +241,10 @@ def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
 
 def test_transfer_unknown_recipe_letter_is_one_line_before_any_work(trained_tiny, tmp_path, capsys):
     argv = trained_tiny + ["--n-test", "1", "--gen2", str(tmp_path / "gen2"), "--n-gen2", "1", "--base-data", "",
-                           "--out", str(tmp_path / "bench"), "--recipes", "AZ"]
+                           "--out", str(tmp_path / "bench"), "--recipes", "A?"]
     assert run(transfer, argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --recipes:") and "unknown recipe 'Z'" in err[0]
+    assert len(err) == 1 and err[0].startswith("error: --recipes:") and "unknown recipe '?'" in err[0]
     assert not (tmp_path / "gen2").exists() and not (tmp_path / "bench").exists()
 
 

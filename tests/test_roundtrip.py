@@ -197,6 +197,64 @@ def test_point_sampled_round_trip_records_its_decimation_and_consistency_uses_it
                                                     rt.colored_band, rt.antialias, rt.band_taper, "samples").lr)
 
 
+def test_a_band_that_narrows_with_depth_is_whole_at_the_top_and_narrow_at_the_bottom():
+    from datasets.degrade import lowpass_time_with_depth
+    section = np.random.default_rng(0).standard_normal((1024, 16))  # a flat spectrum up to Nyquist
+    np.testing.assert_array_equal(lowpass_time_with_depth(section, [0.6]), lowpass_time(section, 0.6))
+    out = lowpass_time_with_depth(section, list(np.linspace(1.0, 0.3, 9)))
+    power = lambda x: (np.abs(np.fft.rfft(x, axis=0)) ** 2).sum(axis=1)  # noqa: E731
+    above = lambda x: power(x)[len(power(x)) // 2:].sum() / power(x).sum()  # noqa: E731  (share above 0.5 of Nyquist)
+    top, bottom = slice(0, 80), slice(-80, None)
+    assert above(out[top]) > 0.9 * above(section[top]), "the first depths keep the whole band"
+    assert above(out[bottom]) < 0.05 * above(section[bottom]), "the last depths lose what lies above 0.3"
+    np.testing.assert_allclose(out[0], section[0], atol=1e-9)  # cutoff 1 at the first sample: untouched
+
+
+def test_a_round_trip_narrowed_with_depth_records_it_and_consistency_uses_it():
+    from utils.config import load_config
+    section = layered_section(128, 32)
+    rt = load_config(None, ["roundtrip.band_factor=1.0", "roundtrip.band_factor_bottom=0.4",
+                            "roundtrip.noise_std=0.01", "roundtrip.colored_noise_std=0"]).roundtrip
+    lr, made = sample.degrade_for_roundtrip(section, "line", rt)
+    assert made["band_factor_bottom"] == 0.4 and len(made["depth_cutoffs"]) == 9 and made["depth_cutoffs"][0] == 1.0
+    assert eval_script.consistency(section, lr, made) == pytest.approx(1.0, abs=1e-4)
+    assert eval_script.consistency(section, lr, {**made, "depth_cutoffs": None}) > 2, "the depth narrowing counts"
+    even = replace_fields(rt, band_factor_bottom=1.0)
+    np.testing.assert_array_equal(sample.degrade_for_roundtrip(section, "line", even)[0],
+                                  sample.degrade_for_roundtrip(section, "line", replace_fields(rt, band_factor_bottom=None))[0])
+    assert sample.degrade_for_roundtrip(section, "line", even)[1]["depth_cutoffs"] is None
+
+
+def test_the_round_trips_flaws_spoil_only_their_share_and_count_as_noise():
+    from datasets.degrade import add_bad_data
+    from utils.config import load_config
+    section = layered_section(256, 400)
+    rt = load_config(None, []).roundtrip
+    clean_lr, _ = sample.degrade_for_roundtrip(section, "line", rt)
+    dead_rt = replace_fields(rt, dead_trace_rate=0.05)
+    dead, made = sample.degrade_for_roundtrip(section, "line", dead_rt)
+    zero = np.all(dead == 0, axis=0)
+    assert 3 <= zero.sum() <= 20, "about 5 % of 200 traces"
+    np.testing.assert_array_equal(dead[:, ~zero], clean_lr[:, ~zero]), "the noise draw is the recipe's without flaws"
+    assert eval_script.consistency(section, dead, made) == pytest.approx(1.0, abs=1e-4), "dead traces count as noise"
+    swell, made = sample.degrade_for_roundtrip(section, "line", replace_fields(rt, swell_trace_rate=0.1, swell_std=1.0))
+    touched = np.any(swell != clean_lr, axis=0)
+    assert 8 <= touched.sum() <= 35 and eval_script.consistency(section, swell, made) == pytest.approx(1.0, abs=1e-4)
+    extra = (swell - clean_lr)[:, touched]
+    power = np.abs(np.fft.rfft(extra, axis=0)) ** 2
+    assert power[:len(power) // 5].sum() > 0.9 * power.sum(), "swell noise is low-frequency"
+    assert 0.6 < extra.std() / clean_lr.std() < 1.6
+    spikes = add_bad_data(clean_lr, np.random.default_rng(1), 0.0, 0.01, 0.0, 1.0)
+    hit = spikes != clean_lr
+    assert 0.005 < hit.mean() < 0.015 and np.abs(spikes[hit]).min() >= 2 * clean_lr.std() * 0.999
+    rng = np.random.default_rng(2)
+    assert add_bad_data(clean_lr, rng, 0.0, 0.0, 0.0, 1.0) is clean_lr and rng.random() == np.random.default_rng(2).random()
+    from datasets.degrade import depth_and_flaw_words
+    assert depth_and_flaw_words(vars(rt)) == ""
+    assert depth_and_flaw_words(vars(replace_fields(rt, dead_trace_rate=0.03, spike_rate=0.001, band_factor_bottom=0.5))) \
+        == "band x0.5 at the bottom, 3 % dead traces, 0.1 % spikes"
+
+
 def test_consistency_is_not_measured_against_a_noise_that_was_not_added():
     section = layered_section()
     done = forward_model(section, np.random.default_rng(0), 0.6, 0.0, 0.0, [0.05, 0.4], True)

@@ -76,6 +76,11 @@ class RoundTripConfig:
     decimation: str  # cells: 2 x 2 cell means | samples: the value at each cell centre | gaussian, bicubic: image
                      # resizers | blur: Gaussian of sigma 1, then point sampling
     seed: int  # noise seed; each section draws from (seed, its name)
+    band_factor_bottom: float | None  # band factor at the last sample, reached linearly with depth (None: band_factor)
+    dead_trace_rate: float  # share of LR traces set to zero
+    spike_rate: float  # share of LR samples replaced by a spike of 2-6 section stds
+    swell_trace_rate: float  # share of LR traces that carry low-frequency swell noise
+    swell_std: float  # its std, fraction of the decimated section's std
 
 
 @dataclass
@@ -402,6 +407,11 @@ def validate(cfg: Config) -> None:
     _check(rt.colored_noise_std >= 0, "roundtrip.colored_noise_std", ">= 0", rt.colored_noise_std)
     _check(len(rt.colored_band) == 2 and 0 <= rt.colored_band[0] < rt.colored_band[1] <= 1,
            "roundtrip.colored_band", "[low, high] within [0, 1]", rt.colored_band)
+    _check(rt.band_factor_bottom is None or 0 < rt.band_factor_bottom <= 1, "roundtrip.band_factor_bottom",
+           "in (0, 1], or null for band_factor throughout", rt.band_factor_bottom)
+    for key in ("dead_trace_rate", "spike_rate", "swell_trace_rate"):
+        _check(0 <= getattr(rt, key) < 1, f"roundtrip.{key}", "in [0, 1)", getattr(rt, key))
+    _check(rt.swell_std >= 0, "roundtrip.swell_std", ">= 0", rt.swell_std)
     _check(d.zscore_clip > 0, "data.zscore_clip", "> 0", d.zscore_clip)
     _check(len(d.upsample_modes) > 0, "data.upsample_modes", "a non-empty list", d.upsample_modes)
     for mode in d.upsample_modes:
