@@ -270,11 +270,12 @@ def main_roundtrip(cfg: Config) -> None:
         result["self_blend"] = json.loads(blend_path.read_text())
     atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     d = result["degradation"]
+    flaws = depth_and_flaw_words(d)
     title = (f"round trip: band x{d['band_factor']:g} (taper {d.get('band_taper', SHARP_TAPER):g}), x2 decimation "
              f"({DECIMATION_NAMES[d.get('decimation', 'cells')]}), "
              f"noise {d['noise_std']:g} white + "
              f"{d['colored_noise_std']:g} coloured"
-             + (f", {depth_and_flaw_words(d)}" if depth_and_flaw_words(d) else "") + f"; model {cfg.run.dir}")
+             + (f", {flaws}" if flaws else "") + f"; model {cfg.run.dir}")
     if "self_blend" in result:
         shown = lambda w: "/".join(f"{v:.2f}" for v in w) if isinstance(w, list) else f"{w:.2f}"  # noqa: E731
         title += "; self-check weights " + ", ".join(f"{name.split('_')[0]} {shown(w)}"

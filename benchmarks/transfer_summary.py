@@ -30,12 +30,13 @@ def recipe_name(recipe: dict) -> str:
     decimation, depth narrowing and flaws."""
     taper = recipe.get("band_taper", SHARP_TAPER)
     coloured = recipe["colored_noise_std"]
+    flaws = depth_and_flaw_words(recipe)
     return (f"band {recipe['band_factor']:g}" + (f" taper {taper:g}" if taper != SHARP_TAPER else "")
             + f", noise {recipe['noise_std']:g} + {coloured:g} coloured"
             + (" in [{:g}, {:g}]".format(*recipe["colored_band"]) if coloured > 0 else "")
             + ("" if recipe.get("antialias", True) else ", no anti-alias")
             + ("" if recipe.get("decimation", "cells") == "cells" else ", " + DECIMATION_NAMES[recipe["decimation"]])
-            + (", " + depth_and_flaw_words(recipe) if depth_and_flaw_words(recipe) else ""))
+            + (", " + flaws if flaws else ""))
 
 
 def deltas_against(files: dict, reference: str = "bicubic") -> dict[str, tuple[float, float, float]]:
