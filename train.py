@@ -24,7 +24,7 @@ from datasets.dat_io import list_field_files, read_field
 from datasets.field_patches import FieldPatchSampler, MixedSampler, held_out_field_stems
 from datasets.heldout import HeldOut, load_heldout
 from datasets.pairs import PatchSampler, find_pairs, list_stems, load_or_make_split, read_sections
-from diffusion.loss import diffusion_loss, regression_loss
+from diffusion.loss import diffusion_loss, regression_loss, training_target
 from diffusion.schedule import make_schedule, sampling_gammas
 from models.build import build_network, network_args, stored_network_args
 from sample import make_net_fn, mean_and_std, super_resolve, with_sampling
@@ -366,7 +366,7 @@ def main(cfg: Config) -> torch.nn.Module:
         x0, cond = (t.to(device, non_blocking=True) for t in state.sampler.draw(cfg.train.batch_size))
         clock["data"] += time.perf_counter() - t_data
         # Forward and backward.
-        target = x0 - cond if cfg.diffusion.target == "residual" else x0
+        target = training_target(x0, cond, cfg.diffusion.target)
         with autocast(device, cfg.train.precision):
             if cfg.model.objective == "regression":
                 loss = regression_loss(train_net, target, cond, cfg.diffusion.loss).mean()

@@ -6,6 +6,14 @@ import torch
 from diffusion.schedule import noise_input
 
 
+def training_target(x0: torch.Tensor, cond: torch.Tensor, target: str) -> torch.Tensor:
+    """Return what the chain diffuses: the HR itself (target "x0") or HR minus the upsampled input ("residual").
+
+    The sampler adds cond back for "residual" (sample.sample_group); the two must agree.
+    """
+    return x0 - cond if target == "residual" else x0
+
+
 def draw_gamma(alpha_bar: torch.Tensor, batch: int, generator: torch.Generator | None = None,
                device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Return (t, gamma), each shape (batch,): t uniform in 1..T, gamma uniform in [alpha_bar_t, alpha_bar_{t-1}]."""
