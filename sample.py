@@ -35,6 +35,7 @@ from datasets.dat_io import (field_interval, field_name, is_segy, list_field_fil
 from datasets.degrade import add_bad_data, forward_model, signal_band_edge
 from datasets.heldout import load_heldout
 from datasets.input_guard import guarded
+from datasets.noise_level import white_noise_variance
 from datasets.normalize import clip_for, denormalize, normalize, section_stats
 from datasets.segy_io import SegySection, describe, read_segy, to_input_grid, write_segy_x2
 from datasets.spectrum_floor import spectrum_floored
@@ -359,23 +360,28 @@ def band_index(n_time: int, input_edge: float, edges: list[float]) -> np.ndarray
     return np.searchsorted(np.asarray(edges, dtype=np.float64), relative, side="right")
 
 
+def band_products(a: np.ndarray, b: np.ndarray, band: np.ndarray, n_bands: int) -> np.ndarray:
+    """Return per band the inner product of a and b (time, trace) over that band's time frequencies (band: per rfft bin)."""
+    products = np.real(np.conj(np.fft.rfft(a, axis=0)) * np.fft.rfft(b, axis=0)).sum(axis=1)
+    return np.bincount(band, weights=products, minlength=n_bands)[:n_bands]
+
+
 def band_blend_weights(target: np.ndarray, pred: np.ndarray, interpolated: np.ndarray, input_edge: float,
-                       edges: list[float]) -> list[float]:
+                       edges: list[float], discount: np.ndarray | None = None) -> list[float]:
     """Return per band (band_index) the least-squares weight in [0, 1] of pred's departure from interpolation.
 
     The bands are orthogonal in time frequency, so each weight is fitted on its own: blend_weight
-    band by band. A band where pred departs nowhere gets weight 0.
+    band by band, with discount (one value per band, or None) subtracted from each band's
+    correlation. A band where pred departs nowhere gets weight 0.
     """
-    time_spectrum = lambda x: np.fft.rfft(np.asarray(x, dtype=np.float64) - interpolated, axis=0)  # noqa: E731
-    detail, wanted = time_spectrum(pred), time_spectrum(target)
-    band = band_index(np.shape(pred)[0], input_edge, edges)
-    floor = 1e-12 * float((np.abs(detail) ** 2).sum()) + 1e-300  # below it a band holds rounding, not detail
-    weights = []
-    for b in range(len(edges) + 1):
-        d, r = detail[band == b], wanted[band == b]
-        energy = float((np.abs(d) ** 2).sum())
-        weights.append(float(np.clip(np.real(np.conj(d) * r).sum() / energy, 0.0, 1.0)) if energy > floor else 0.0)
-    return weights
+    interpolated = np.asarray(interpolated, dtype=np.float64)
+    detail = np.asarray(pred, dtype=np.float64) - interpolated
+    wanted = np.asarray(target, dtype=np.float64) - interpolated
+    band = band_index(detail.shape[0], input_edge, edges)
+    energy = band_products(detail, detail, band, len(edges) + 1)
+    correlation = band_products(detail, wanted, band, len(edges) + 1) - (0.0 if discount is None else discount)
+    floor = 1e-12 * float(energy.sum()) + 1e-300  # below it a band holds rounding, not detail
+    return [float(np.clip(c / e, 0.0, 1.0)) if e > floor else 0.0 for c, e in zip(correlation, energy)]
 
 
 def apply_band_weights(detail: np.ndarray, input_edge: float, edges: list[float], weights: list[float]) -> np.ndarray:
@@ -397,21 +403,69 @@ def self_check_recipes(cfg: Config) -> list:
     return recipes
 
 
+def self_checks(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config, recipe) -> list:
+    """Return per section (the input degraded once more by recipe, that interpolated, run's mean prediction from it).
+
+    The last two are on the input's grid (time, trace), float64.
+    """
+    mode = cfg.data.upsample_modes[0]
+    coarser = [degrade_for_roundtrip(x, f"{n}/self-check", recipe)[0] for x, n in zip(sections, names)]
+    checks = run(coarser, [f"{n}/self-check" for n in names])
+    return [(y, upsample(y, mode).numpy().astype(np.float64), combined(check, cfg.sampling)[0].astype(np.float64))
+            for y, check in zip(coarser, checks)]
+
+
+NOISE_PROBE_STREAM = 2  # the noise discount's probe draws from (sampling.seed, name, this)
+NOISE_PROBE_STEP = 0.5  # the probe's size, in units of the input's estimated noise std
+
+
+def noise_discounts(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config, recipe,
+                    checks: list, bands: list[np.ndarray], n_bands: int) -> list[np.ndarray]:
+    """Return per section and band the part of the self-check's fit to the input that the input's own noise explains.
+
+    The self-check fits its detail d(y) (prediction minus interpolation, from the input degraded
+    once more) against the input y = clean + noise, and a detail that removes part of the input's
+    noise correlates with that noise, so a noisy section makes the model's denoising look wrong.
+    For white noise of variance s2, Stein's lemma gives the expected correlation as s2 times the
+    divergence of d, estimated by one random probe z: s2 <z, d(y + h z) - d(y)> / h, band by band.
+    s2 is the input's white-noise variance (datasets.noise_level). checks: self_checks' output;
+    bands: per section, the band of every rfft bin. The probe costs one more self-check pass.
+    """
+    variances = [white_noise_variance(x) for x in sections]
+    steps = [NOISE_PROBE_STEP * np.sqrt(v) for v in variances]
+    probes = [np.random.default_rng([cfg.sampling.seed, zlib.crc32(n.encode()), NOISE_PROBE_STREAM]).standard_normal(x.shape)
+              for x, n in zip(sections, names)]
+    moved = self_checks(run, [(x + h * z).astype(np.float32) for x, h, z in zip(sections, steps, probes)], names, cfg, recipe)
+    out = []
+    for (_, back, pred), (_, back_moved, pred_moved), z, h, s2, band in zip(checks, moved, probes, steps, variances, bands):
+        change = (pred_moved - back_moved) - (pred - back)
+        out.append(s2 * band_products(z[:back.shape[0], :back.shape[1]], change / h, band, n_bands) if h > 0
+                   else np.zeros(n_bands))
+    return out
+
+
 def self_check_weights(run: Callable, sections: list[np.ndarray], names: list[str], cfg: Config, recipe) -> list:
     """Return each section's self-check weight (a float, or one per band with sampling.self_blend_bands) under recipe.
 
     The input is degraded once more by recipe (an octave down), super-resolved back by run, and the
-    weight is the blend_weight (band_blend_weights) of that prediction against the input itself.
+    weight is the blend_weight (band_blend_weights) of that prediction against the input itself;
+    with sampling.self_blend_noise, less the part of the fit that the input's own noise explains
+    (noise_discounts).
     """
-    mode, edges = cfg.data.upsample_modes[0], list(cfg.sampling.self_blend_bands)
-    coarser = [degrade_for_roundtrip(x, f"{n}/self-check", recipe)[0] for x, n in zip(sections, names)]
-    checks = run(coarser, [f"{n}/self-check" for n in names])
+    edges = list(cfg.sampling.self_blend_bands)
+    checks = self_checks(run, sections, names, cfg, recipe)
+    bands = [band_index(back.shape[0], signal_band_edge(y), edges) if edges else np.zeros(back.shape[0] // 2 + 1, dtype=int)
+             for y, back, _ in checks]
+    discounts = (noise_discounts(run, sections, names, cfg, recipe, checks, bands, len(edges) + 1)
+                 if cfg.sampling.self_blend_noise else [None] * len(sections))
     weights = []
-    for x, y, check in zip(sections, coarser, checks):
-        back = upsample(y, mode).numpy()
-        target, check_mean = x[:back.shape[0], :back.shape[1]], combined(check, cfg.sampling)[0]
-        weights.append(band_blend_weights(target, check_mean, back, signal_band_edge(y), edges) if edges
-                       else blend_weight(target, check_mean, back))
+    for x, (y, back, pred), discount in zip(sections, checks, discounts):
+        target = x[:back.shape[0], :back.shape[1]]
+        if not edges and discount is None:
+            weights.append(blend_weight(target, pred, back))
+            continue
+        per_band = band_blend_weights(target, pred, back, signal_band_edge(y), edges, discount)
+        weights.append(per_band if edges else per_band[0])  # the discount is in band_products' units: one band
     return weights
 
 
@@ -737,7 +791,7 @@ PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*
                     "self_blend.json")
 SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "std_scale", "spectral_match",
                                  "self_blend",
-                                 "self_blend_aliased", "input_guard",
+                                 "self_blend_aliased", "self_blend_noise", "input_guard",
                                  "input_guard_amplitude", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output", "field_grid")

@@ -172,6 +172,7 @@ class SamplingConfig:
     self_blend: bool  # pull each prediction toward interpolation by its self-check weight (roundtrip.* an octave down)
     self_blend_bands: list[float]  # [] one self-check weight; else band edges (x the input's band edge), a weight per band
     self_blend_aliased: bool  # the self-check also under an aliased plain decimation; each band keeps the smaller weight
+    self_blend_noise: bool  # the self-check discounts the part of its fit that the input's own noise explains (Stein)
     input_guard: float  # > 0: departure from the input shrunk by 1 / (1 + snr / input_guard) per time frequency; 0: off
     input_guard_amplitude: str  # input: the guard's reference is the input's | prediction: raised to the prediction's amplitude
     spectrum_floor: float  # > 1: time spectrum raised toward the interpolated input's where below, by at most this gain; 0: off
