@@ -454,17 +454,17 @@ def self_check_weights(run: Callable, sections: list[np.ndarray], names: list[st
     """
     edges = list(cfg.sampling.self_blend_bands)
     checks = self_checks(run, sections, names, cfg, recipe)
-    bands = [band_index(back.shape[0], signal_band_edge(y), edges) if edges else np.zeros(back.shape[0] // 2 + 1, dtype=int)
-             for y, back, _ in checks]
+    input_edges = [signal_band_edge(y) for y, _, _ in checks]
+    bands = [band_index(back.shape[0], edge, edges) for (_, back, _), edge in zip(checks, input_edges)]  # edges []: one band
     discounts = (noise_discounts(run, sections, names, cfg, recipe, checks, bands, len(edges) + 1)
                  if cfg.sampling.self_blend_noise else [None] * len(sections))
     weights = []
-    for x, (y, back, pred), discount in zip(sections, checks, discounts):
+    for x, (y, back, pred), edge, discount in zip(sections, checks, input_edges, discounts):
         target = x[:back.shape[0], :back.shape[1]]
         if not edges and discount is None:
             weights.append(blend_weight(target, pred, back))
             continue
-        per_band = band_blend_weights(target, pred, back, signal_band_edge(y), edges, discount)
+        per_band = band_blend_weights(target, pred, back, edge, edges, discount)
         weights.append(per_band if edges else per_band[0])  # the discount is in band_products' units: one band
     return weights
 
