@@ -315,7 +315,8 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
             samples = self_blended(run, sections, names, cfg, weights=weights, samples=drawn)
         if cfg.sampling.input_guard > 0:
             samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0],
-                               cfg.sampling.input_guard_amplitude == "prediction") for k, x in zip(samples, sections)]
+                               cfg.sampling.input_guard_amplitude == "prediction", cfg.sampling.noise_from_rows)
+                       for k, x in zip(samples, sections)]
         if cfg.sampling.spectrum_floor > 1:
             samples = [spectrum_floored(k, x, cfg.sampling.spectrum_floor, cfg.data.upsample_modes[0])
                        for k, x in zip(samples, sections)]
@@ -431,7 +432,7 @@ def noise_discounts(run: Callable, sections: list[np.ndarray], names: list[str],
     s2 is the input's white-noise variance (datasets.noise_level). checks: self_checks' output;
     bands: per section, the band of every rfft bin. The probe costs one more self-check pass.
     """
-    variances = [white_noise_variance(x) for x in sections]
+    variances = [white_noise_variance(x, cfg.sampling.noise_from_rows) for x in sections]
     steps = [NOISE_PROBE_STEP * np.sqrt(v) for v in variances]
     probes = [np.random.default_rng([cfg.sampling.seed, zlib.crc32(n.encode()), NOISE_PROBE_STREAM]).standard_normal(x.shape)
               for x, n in zip(sections, names)]
@@ -675,7 +676,7 @@ def degrade_for_roundtrip(section: np.ndarray, name: str, rt) -> tuple[np.ndarra
     rng = np.random.default_rng([rt.seed, zlib.crc32(name.encode())])
     done = forward_model(reference, rng, rt.band_factor, rt.noise_std, rt.colored_noise_std, rt.colored_band,
                          rt.antialias, rt.band_taper, rt.decimation, edge=signal_band_edge(reference),
-                         band_factor_bottom=rt.band_factor_bottom)
+                         band_factor_bottom=rt.band_factor_bottom, noise_recorded=rt.noise_recorded)
     # The flaws draw from their own generator, so a recipe without them keeps its noise draw.
     lr = add_bad_data(done.lr, np.random.default_rng([rt.seed, zlib.crc32(name.encode()), BAD_DATA_STREAM]),
                       rt.dead_trace_rate, rt.spike_rate, rt.swell_trace_rate, rt.swell_std)
@@ -684,7 +685,7 @@ def degrade_for_roundtrip(section: np.ndarray, name: str, rt) -> tuple[np.ndarra
         "reference_shape": list(reference.shape), "time_cutoff": done.time_cutoff, "noise_rms": noise_rms,
         "band_factor": rt.band_factor, "band_taper": rt.band_taper, "antialias": rt.antialias,
         "decimation": rt.decimation, "depth_cutoffs": done.depth_cutoffs,
-        **{key: getattr(rt, key) for key in ("band_factor_bottom", "dead_trace_rate", "spike_rate",
+        **{key: getattr(rt, key) for key in ("band_factor_bottom", "noise_recorded", "dead_trace_rate", "spike_rate",
                                              "swell_trace_rate", "swell_std")}}
 
 
@@ -792,7 +793,7 @@ PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*
 SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "std_scale", "spectral_match",
                                  "self_blend",
                                  "self_blend_aliased", "self_blend_noise", "input_guard",
-                                 "input_guard_amplitude", "spectrum_floor",
+                                 "input_guard_amplitude", "noise_from_rows", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output", "field_grid")
 

@@ -3,14 +3,15 @@ and a second, independent synthetic generator, for one or more sampling settings
 
     python -m benchmarks.transfer --config configs/quick.yaml [section.key=value ...]
         [--settings K:G,...] [--n-test 16] [--gen2 data/gen2] [--n-gen2 16] [--base-data data/synthetic]
-        [--recipes AB | all] [--recipe-c KEY=VALUE ...] [--label NAME] [--out DIR]
+        [--recipes AB | all] [--recipe-c KEY=VALUE ...] [--noise-recorded] [--label NAME] [--out DIR]
 --settings lists sampling variants as K:G (num_samples K, guidance weight G), e.g. 1:0,4:0,4:0.5.
 --recipes names the round trips by letter (benchmarks/recipes.py; default AB): A is roundtrip.* of
 the config, B plain x2 decimation with 5 % white noise (no band narrowing), so a model tuned to one
 recipe shows it, and C to Z further checks; `all` runs all twenty-six. --recipe-c adds an ad hoc round
 trip C, roundtrip.* with the given keys replaced (e.g. band_factor=0.75 noise_std=0.15
-colored_noise_std=0), in place of the named C. The self-check (sampling.self_blend) always assumes
-recipe A. The second
+colored_noise_std=0), in place of the named C. --noise-recorded makes every recipe's noise pass
+the anti-alias filter's time response first (roundtrip.noise_recorded, as field data hold their
+noise). The self-check (sampling.self_blend) always assumes the config's roundtrip.*. The second
 generator's pairs (benchmarks/second_generator.py) are written to --gen2 when it is empty.
 --base-data scores the test split of the project's default synthetic set too (the same stems
 split.json-style), so models trained on other generator settings compare on one test set.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,8 @@ def add_flags(parser) -> None:
     parser.add_argument("--recipes", default="AB", help="round-trip recipes by letter (benchmarks/recipes.py), or all")
     parser.add_argument("--recipe-c", nargs="+", default=[], metavar="KEY=VALUE",
                         help="an ad hoc round trip C: roundtrip.* with these keys replaced")
+    parser.add_argument("--noise-recorded", action="store_true",
+                        help="every recipe's noise passes the anti-alias filter's time response (roundtrip.noise_recorded)")
     parser.add_argument("--label", default="", help="names the output; default the --config stem")
 
 
@@ -86,8 +90,12 @@ def recipe_from_flags(cfg: Config, items: list[str]) -> RoundTripConfig:
     return recipe_with(cfg, changes, "--recipe-c")
 
 
-def named_recipes(cfg: Config, spec: str, recipe_c: list[str]) -> tuple[dict, dict]:
-    """Return ({roundtrip_<letter>: recipe}, {roundtrip_<letter>: letter} of the named ones) for --recipes and --recipe-c."""
+def named_recipes(cfg: Config, spec: str, recipe_c: list[str], noise_recorded: bool = False) -> tuple[dict, dict]:
+    """Return ({roundtrip_<letter>: recipe}, {roundtrip_<letter>: letter} of the named ones) for --recipes and --recipe-c.
+
+    noise_recorded: every recipe's roundtrip.noise_recorded is set (--noise-recorded); cfg itself, whose
+    roundtrip.* the self-check uses, is left as it is.
+    """
     try:
         letters = recipe_letters(spec)
     except ValueError as err:
@@ -98,6 +106,8 @@ def named_recipes(cfg: Config, spec: str, recipe_c: list[str]) -> tuple[dict, di
     recipes = {key: recipe_with(cfg, RECIPES[x][0], f"--recipes {x}") for key, x in keys.items()}
     if recipe_c:
         recipes["roundtrip_c"] = recipe_from_flags(cfg, recipe_c)
+    if noise_recorded:
+        recipes = {name: replace(recipe, noise_recorded=True) for name, recipe in recipes.items()}
     return dict(sorted(recipes.items())), keys
 
 
@@ -184,7 +194,7 @@ def main(cfg: Config, bench_args) -> None:
     seed_everything(cfg.sampling.seed)
     model = load_model(cfg, device)
     cfg = model.cfg
-    recipes, letters = named_recipes(cfg, bench_args.recipes, bench_args.recipe_c)
+    recipes, letters = named_recipes(cfg, bench_args.recipes, bench_args.recipe_c, bench_args.noise_recorded)
     held = load_heldout(cfg, "test", bench_args.n_test)
     gen2 = second_generator_pairs(Path(bench_args.gen2), bench_args.n_gen2, cfg.data.hr_shape)
     same_data = bench_args.base_data and cfg.data.source == "pairs" and \

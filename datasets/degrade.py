@@ -165,16 +165,24 @@ def bandlimited_noise(shape: tuple[int, int], band: list[float], rng: np.random.
 
 
 def add_noise(signal: np.ndarray, rng: np.random.Generator, white_std: float,
-              colored_std: float, band: list[float]) -> np.ndarray:
+              colored_std: float, band: list[float], recorded: bool = False) -> np.ndarray:
     """Return signal plus white and band-limited Gaussian noise.
 
     signal: (time, trace); white_std, colored_std: noise std as fractions of signal.std();
     band: [low, high] pass band of the coloured noise along time, fraction of Nyquist.
+    recorded: the noise passes an anti-alias filter's time response first (raised cosine over the
+    top fifth of the band, as `decimate` filters the signal), keeping its std, the way noise that
+    was recorded or resampled with the section reaches a field section: quiet near the Nyquist
+    instead of flat up to it. The same draws either way.
     """
     scale = signal.std()
     white = rng.standard_normal(signal.shape)
     colored = bandlimited_noise(signal.shape, band, rng)
-    return signal + scale * (white_std * white + colored_std * colored)
+    noise = white_std * white + colored_std * colored
+    if recorded and noise.std() > 0:
+        filtered = lowpass_time(noise, 1.0, SHARP_TAPER)
+        noise = filtered * (noise.std() / max(filtered.std(), 1e-300))
+    return signal + scale * noise
 
 
 SPIKE_AMPLITUDE = (2.0, 6.0)  # a spike replaces a sample by +- this many section stds (as datasets.synthetic's)
@@ -208,11 +216,13 @@ def add_bad_data(lr: np.ndarray, rng: np.random.Generator, dead_trace_rate: floa
 
 
 def depth_and_flaw_words(recipe: dict) -> str:
-    """Return the words for a round-trip recipe's depth narrowing and flaws (roundtrip.* as a dict), '' when it has none.
+    """Return the words for a round-trip recipe's recorded noise, depth narrowing and flaws (roundtrip.* as a dict), '' when it has none.
 
     Reports append them to a recipe's band and noise (eval.py's figure title, benchmarks.transfer_summary).
     """
     words = []
+    if recipe.get("noise_recorded"):
+        words.append("noise recorded through the anti-alias filter")
     if recipe.get("band_factor_bottom") is not None and recipe["band_factor_bottom"] != recipe.get("band_factor"):
         words.append(f"band x{recipe['band_factor_bottom']:g} at the bottom")
     for key, what in (("dead_trace_rate", "dead traces"), ("spike_rate", "spikes")):
@@ -235,7 +245,7 @@ class Degraded:
 def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, white_std: float,
                   colored_std: float, colored_band: list[float], antialias: bool,
                   taper: float = SHARP_TAPER, decimation: str = "cells", edge: float | None = None,
-                  band_factor_bottom: float | None = None) -> Degraded:
+                  band_factor_bottom: float | None = None, noise_recorded: bool = False) -> Degraded:
     """Return F(hr): time band narrowed to band_factor of its own band, decimated x2, plus noise.
 
     hr: (time, trace) with even sizes; noise stds are fractions of the decimated section's std;
@@ -244,7 +254,8 @@ def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, 
     decimation: cells | samples | gaussian | bicubic | blur (see decimate); edge: hr's own band
     edge when the caller measured it (e.g. signal_band_edge), else band_edge(hr); band_factor_bottom:
     the band factor at the last sample, reached linearly from band_factor at the first, when the band
-    narrows with depth (None: band_factor throughout).
+    narrows with depth (None: band_factor throughout); noise_recorded: the noise passes the anti-alias
+    filter's time response (add_noise's recorded).
     """
     hr = np.asarray(hr, dtype=np.float64)
     edge = band_edge(hr) if edge is None else edge
@@ -253,7 +264,7 @@ def forward_model(hr: np.ndarray, rng: np.random.Generator, band_factor: float, 
     depth = None if band_factor_bottom is None or band_factor_bottom == band_factor else \
         [cutoff_of(float(f)) for f in np.linspace(band_factor, band_factor_bottom, DEPTH_STEPS)]
     clean = apply_deterministic_part(hr, cutoff, antialias, taper, decimation, depth)
-    lr = add_noise(clean, rng, white_std, colored_std, colored_band)
+    lr = add_noise(clean, rng, white_std, colored_std, colored_band, noise_recorded)
     return Degraded(lr=lr.astype(np.float32), clean_lr=clean, time_cutoff=cutoff,
                     noise_rms=float(np.sqrt(np.mean((lr - clean) ** 2))), depth_cutoffs=depth)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from datasets.condition import upsample
+from datasets.noise_level import noise_only_rows_variance
 from utils.spectra import best_time_gain, filter_time
 
 SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectrum
@@ -38,18 +39,23 @@ def _time_spectrum_power(x: np.ndarray) -> np.ndarray:
     return (np.abs(spectrum) ** 2).mean(axis=-1).reshape(-1, spectrum.shape[-2]).mean(axis=0)
 
 
-def input_snr(lr: np.ndarray, n_out: int) -> np.ndarray:
+def input_snr(lr: np.ndarray, n_out: int, from_rows: bool = True) -> np.ndarray:
     """Return the input's signal-to-noise power ratio at each of the n_out // 2 + 1 output time frequencies.
 
     lr: the input (time, trace). The noise floor is a low quantile of its smoothed power over the
     upper three quarters of its band: white noise where a band was removed; where signal fills the
-    whole band the floor sits on signal, so snr comes out low and the guard steps back.
-    Output frequencies above the input's Nyquist get 0.
+    whole band the floor sits on signal, so snr comes out low and the guard steps back. Noise that
+    passed an anti-alias filter with the signal is quiet in the filter's roll-off, where that
+    quantile then lands, so the floor is raised to the noise that the time-frequency rows holding
+    only noise measure below the roll-off (datasets.noise_level.noise_only_rows_variance; from_rows
+    false: the quantile alone, as before docs/BENCHMARKS.md 9r). Output frequencies above the
+    input's Nyquist get 0.
     """
     power = _time_spectrum_power(lr)
     padded = np.pad(power, SMOOTH_BINS // 2, mode="edge")
     smooth = np.convolve(padded, np.ones(SMOOTH_BINS) / SMOOTH_BINS, mode="valid")
-    floor = max(float(np.quantile(smooth[len(smooth) // 4:], FLOOR_QUANTILE)), 1e-30 * float(smooth.max()),
+    recorded = np.shape(lr)[-2] * noise_only_rows_variance(lr) if from_rows and np.ndim(lr) == 2 else 0.0  # same units
+    floor = max(float(np.quantile(smooth[len(smooth) // 4:], FLOOR_QUANTILE)), recorded, 1e-30 * float(smooth.max()),
                 np.finfo(np.float64).tiny)  # a noiseless input: its whole band is measured exactly
     snr = np.maximum(smooth / floor - 1.0, 0.0)
     of_input_nyquist = 2.0 * np.arange(n_out // 2 + 1) / max(n_out // 2, 1)
@@ -75,9 +81,9 @@ def guard_reference(lr: np.ndarray, mode: str) -> np.ndarray:
     return interpolated + filter_time(interpolated, boost)
 
 
-def guard_gain(lr: np.ndarray, n_out: int, strength: float) -> np.ndarray:
+def guard_gain(lr: np.ndarray, n_out: int, strength: float, noise_from_rows: bool = True) -> np.ndarray:
     """Return the gain 1 / (1 + snr / strength) on the prediction's departure, per output time frequency."""
-    return 1.0 / (1.0 + input_snr(lr, n_out) / strength)
+    return 1.0 / (1.0 + input_snr(lr, n_out, noise_from_rows) / strength)
 
 
 def amplitude_gain(reference: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -87,11 +93,11 @@ def amplitude_gain(reference: np.ndarray, samples: np.ndarray) -> np.ndarray:
 
 
 def guarded(samples: np.ndarray, lr: np.ndarray, strength: float, mode: str,
-            follow_amplitude: bool = False) -> np.ndarray:
+            follow_amplitude: bool = False, noise_from_rows: bool = True) -> np.ndarray:
     """Return the samples (..., time, trace) of one section with the input guard applied (strength > 0)."""
     reference = guard_reference(lr, mode)
     reference = reference[:samples.shape[-2], :samples.shape[-1]]
     if follow_amplitude:
         reference = filter_time(reference, amplitude_gain(reference, samples))
-    gain = guard_gain(lr, samples.shape[-2], strength)
+    gain = guard_gain(lr, samples.shape[-2], strength, noise_from_rows)
     return (reference + filter_time(samples - reference, gain)).astype(np.float32)

@@ -237,6 +237,9 @@ def test_every_named_recipe_is_a_valid_roundtrip_and_letters_are_checked():
         transfer.named_recipes(cfg, "ABC", ["band_factor=0.7"])
     recipes, letters = transfer.named_recipes(cfg, "AB", ["band_factor=0.7"])
     assert list(recipes) == ["roundtrip_a", "roundtrip_b", "roundtrip_c"] and "roundtrip_c" not in letters
+    recorded, _ = transfer.named_recipes(cfg, "AB", ["band_factor=0.7"], noise_recorded=True)
+    assert all(r.noise_recorded for r in recorded.values()) and recorded["roundtrip_b"].band_factor == 1.0
+    assert cfg.roundtrip.noise_recorded is False, "--noise-recorded leaves the self-check's roundtrip.* alone"
 
 
 def test_transfer_unknown_recipe_letter_is_one_line_before_any_work(trained_tiny, tmp_path, capsys):

@@ -8,7 +8,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 import sample
-from datasets.noise_level import white_noise_variance
+from datasets.degrade import lowpass_time
+from datasets.noise_level import noise_only_rows_variance, plane_floor_variance, white_noise_variance
 from tests.conftest import bicubic
 from tests.test_roundtrip import fake_model
 
@@ -30,6 +31,31 @@ def test_the_noise_variance_is_found_under_a_band_limited_section(signal):
 def test_a_noiseless_section_measures_next_to_no_noise():
     section = smooth_section()
     assert white_noise_variance(section) < 1e-3 * section.var()  # the ends' wrap-around leaks a little
+
+
+def recorded_noise(shape: tuple[int, int], std: float, seed: int) -> np.ndarray:
+    """Return white noise of this std passed through an anti-alias filter's time response (its top fifth rolled off)."""
+    noise = lowpass_time(np.random.default_rng(seed).standard_normal(shape), 1.0, 0.2)
+    return std * noise / noise.std()
+
+
+def test_noise_recorded_through_an_anti_alias_filter_is_measured_below_its_roll_off():
+    noise = recorded_noise((96, 80), 0.3, 1)
+    power = np.abs(np.fft.fft2(noise)) ** 2 / noise.size
+    passed = power[np.abs(np.fft.fftfreq(96)) / 0.5 < 0.75].mean()  # its variance per bin where the filter passes it
+    section = smooth_section() + noise
+    assert plane_floor_variance(section) < 0.3 * passed, "the whole plane's floor lands in the filter's roll-off"
+    assert white_noise_variance(section) == pytest.approx(passed, rel=0.15), "the rows that only noise fills hold it"
+    assert white_noise_variance(section, from_rows=False) == plane_floor_variance(section), "sampling.noise_from_rows=false"
+
+
+def test_a_section_whose_signal_fills_the_band_keeps_the_planes_floor():
+    rng = np.random.default_rng(3)
+    full = lowpass_time(gaussian_filter(rng.standard_normal((96, 80)), (0, 3)), 1.0, 0.2)  # every time frequency,
+    full /= full.std()  # but laterally coherent (low wavenumbers), as reflections are
+    section = full + 0.05 * rng.standard_normal((96, 80))
+    assert noise_only_rows_variance(section) == 0.0, "no row holds only noise"
+    assert white_noise_variance(section) == plane_floor_variance(section)
 
 
 @pytest.mark.parametrize("bands", [[], [1.0, 2.0]])
@@ -75,3 +101,23 @@ def test_band_products_split_an_inner_product_by_time_frequency():
     spectrum_product = np.real(np.conj(np.fft.rfft(a, axis=0)) * np.fft.rfft(b, axis=0)).sum()
     assert per_band.sum() == pytest.approx(spectrum_product)
     assert per_band[0] == pytest.approx(np.real(np.conj(np.fft.rfft(a, axis=0)[band == 0]) * np.fft.rfft(b, axis=0)[band == 0]).sum())
+
+
+def test_the_noise_discount_finds_recorded_noise_by_its_rows(tiny_cfg):
+    """Recorded noise (quiet in the anti-alias roll-off) hides from the whole plane's floor, so without the
+    rows the discount misses it and the self-check distrusts the denoiser again."""
+    clean = smooth_section().astype(np.float32)
+    noisy = (clean + recorded_noise(clean.shape, 0.5, 2)).astype(np.float32)
+    denoiser = fake_model(lambda x, name, k: bicubic(gaussian_filter(x, 1.0)) - bicubic(x))
+    tiny_cfg.sampling.self_blend_bands = []
+    tiny_cfg.sampling.self_blend_noise = True
+    tiny_cfg.roundtrip = replace(tiny_cfg.roundtrip, band_factor=1.0, noise_std=0.0, colored_noise_std=0.0)
+    (y, back, pred), = sample.self_checks(denoiser, [noisy], ["a"], tiny_cfg, tiny_cfg.roundtrip)
+    oracle = sample.band_blend_weights(clean[:back.shape[0], :back.shape[1]], pred, back, sample.signal_band_edge(y), [])[0]
+
+    def weight(from_rows):
+        tiny_cfg.sampling.noise_from_rows = from_rows
+        return float(np.atleast_1d(sample.self_check_weights(denoiser, [noisy], ["a"], tiny_cfg, tiny_cfg.roundtrip)[0])[0])
+
+    assert weight(True) == pytest.approx(oracle, abs=0.15)
+    assert oracle - weight(False) > 0.3, "the plane's floor alone misses the noise"

@@ -67,6 +67,30 @@ def test_a_smooth_taper_weakens_the_band_below_the_cutoff_that_a_sharp_one_keeps
     assert power(lowpass_time(section, cutoff, 1.0))[above].sum() < 1e-3 * power(section)[above].sum(), "nothing passes above"
 
 
+def test_recorded_noise_passed_the_anti_alias_filter_and_keeps_its_draw_and_level():
+    from utils.config import load_config
+    section = layered_section(256, 400)
+    rt = load_config(None, ["roundtrip.noise_std=0.3"]).roundtrip
+    flat, _ = sample.degrade_for_roundtrip(section, "line", rt)
+    recorded, made = sample.degrade_for_roundtrip(section, "line", replace_fields(rt, noise_recorded=True))
+    clean, _ = sample.degrade_for_roundtrip(section, "line", replace_fields(rt, noise_std=0.0, colored_noise_std=0.0))
+    assert made["noise_recorded"] is True
+    power = lambda x: (np.abs(np.fft.rfft(x - clean, axis=0)) ** 2).mean(axis=1)  # noqa: E731
+    f = np.arange(len(power(flat))) / (len(power(flat)) - 1)
+    top, below = f > 0.95, (f > 0.5) & (f < 0.75)
+    assert power(recorded)[top].mean() < 0.1 * power(flat)[top].mean(), "quiet where the filter rolls off"
+    assert power(recorded)[below].mean() == pytest.approx(power(flat)[below].mean(), rel=0.15), "the same noise below"
+    assert np.std(recorded - clean) == pytest.approx(np.std(flat - clean), rel=1e-3), "its std is the recipe's"
+    assert np.corrcoef(filter_time_lowpass(flat - clean).ravel(), (recorded - clean).ravel())[0, 1] > 0.99, "same draw"
+    from datasets.degrade import depth_and_flaw_words
+    assert depth_and_flaw_words(vars(replace_fields(rt, noise_recorded=True))) == "noise recorded through the anti-alias filter"
+
+
+def filter_time_lowpass(x: np.ndarray) -> np.ndarray:
+    """Return x with the anti-alias filter's time response (the top fifth of the band rolled off)."""
+    return lowpass_time(np.asarray(x, dtype=np.float64), 1.0, 0.2)
+
+
 def test_the_forward_model_and_its_noise_free_part_use_the_same_taper():
     section = layered_section()
     done = forward_model(section, np.random.default_rng(0), 0.6, 0.1, 0.05, [0.05, 0.4], True, taper=1.0)
@@ -562,12 +586,14 @@ def test_input_guard_and_spectrum_floor_through_sample_py_are_applied_to_each_pr
     raw = {row["name"]: row["pred"] for row in eval_script.roundtrip_rows(tiny_cfg)[0]}
     tiny_cfg.sampling.input_guard = 1.0
     follows = []
-    monkeypatch.setattr(sample, "guarded", lambda *args: follows.append(args[4]) or guarded(*args))
+    rows = []
+    monkeypatch.setattr(sample, "guarded", lambda *args: follows.append(args[4]) or rows.append(args[5]) or guarded(*args))
     for amplitude in ("input", "prediction"):
         tiny_cfg.sampling.input_guard_amplitude = amplitude
         follows.clear()
         sample.main(tiny_cfg)  # a new setting: the predictions are re-made
         assert follows and set(follows) == {amplitude == "prediction"}, "sampling.input_guard_amplitude reaches the guard"
+        assert set(rows) == {tiny_cfg.sampling.noise_from_rows}, "sampling.noise_from_rows reaches the guard"
         for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
             expected = guarded(raw[row["name"]][None], row["lr"], 1.0, tiny_cfg.data.upsample_modes[0],
                                amplitude == "prediction")[0]

@@ -77,6 +77,7 @@ class RoundTripConfig:
                      # resizers | blur: Gaussian of sigma 1, then point sampling
     seed: int  # noise seed; each section draws from (seed, its name)
     band_factor_bottom: float | None  # band factor at the last sample, reached linearly with depth (None: band_factor)
+    noise_recorded: bool  # the noise passes the anti-alias filter's time response, as recorded noise does (quiet near Nyquist)
     dead_trace_rate: float  # share of LR traces set to zero
     spike_rate: float  # share of LR samples replaced by a spike of 2-6 section stds
     swell_trace_rate: float  # share of LR traces that carry low-frequency swell noise
@@ -175,6 +176,7 @@ class SamplingConfig:
     self_blend_noise: bool  # the self-check discounts the part of its fit that the input's own noise explains (Stein)
     input_guard: float  # > 0: departure from the input shrunk by 1 / (1 + snr / input_guard) per time frequency; 0: off
     input_guard_amplitude: str  # input: the guard's reference is the input's | prediction: raised to the prediction's amplitude
+    noise_from_rows: bool  # the guard's floor and the noise discount also measure noise in the rows only noise fills
     spectrum_floor: float  # > 1: time spectrum raised toward the interpolated input's where below, by at most this gain; 0: off
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
     guidance_cutoff: float  # band trusted to the input, fraction of the HR Nyquist (both axes)
