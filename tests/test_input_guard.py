@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter1d
 
 from datasets.condition import upsample
 from datasets.degrade import decimate, lowpass_time
@@ -19,19 +20,18 @@ def band_energy(x: np.ndarray, low: float, high: float) -> float:
     return float(power[(f >= low) & (f < high)].sum())
 
 
-def band_gain(x: np.ndarray, y: np.ndarray, low: float, high: float) -> float:
-    """Return the least-squares gain that takes x's time spectrum to y's between low and high x the Nyquist, over all traces."""
-    fx, fy = np.fft.rfft(x, axis=0), np.fft.rfft(y, axis=0)
-    f = np.arange(fx.shape[0]) / (fx.shape[0] - 1)
-    band = (f >= low) & (f < high)
-    return float(np.real(np.conj(fx[band]) * fy[band]).sum() / (np.abs(fx[band]) ** 2).sum())
-
-
 @pytest.fixture
 def narrowed_input():
-    """An LR input (128, 32) whose band was cut at 0.5 of its Nyquist, plus white noise 1 % of its rms."""
+    """An LR input (128, 32) whose band was cut at 0.5 of its Nyquist, plus white noise 1 % of its rms.
+
+    Its signal is coherent across traces, as reflections are (white noise smoothed along the traces),
+    so the time-frequency rows above the cut, which only the noise fills, tell the two apart.
+    """
     rng = np.random.default_rng(0)
-    lr = lowpass_time(decimate(rng.standard_normal((256, 64)), antialias=True), 0.5)
+    coherent = gaussian_filter1d(rng.standard_normal((256, 64)), 3.0, axis=1, mode="wrap")
+    spectrum = np.fft.rfft(decimate(coherent / coherent.std(), antialias=True), axis=0)
+    spectrum[np.arange(len(spectrum)) / (len(spectrum) - 1) > 0.5] = 0  # the periodic spectrum the guard measures
+    lr = np.fft.irfft(spectrum, n=128, axis=0)
     return lr + 0.01 * lr.std() * rng.standard_normal(lr.shape)
 
 
@@ -39,7 +39,7 @@ def test_input_snr_is_high_in_the_inputs_band_and_zero_above_its_cut_and_its_nyq
     snr = input_snr(narrowed_input, 256)  # output bins: 129, the input's cut at 0.25 of the output Nyquist
     f = np.arange(129) / 128
     assert snr.shape == (129,)
-    assert snr[(f > 0.02) & (f < 0.2)].min() > 40, "the input holds its own band (its cut's leakage sets the floor)"
+    assert snr[(f > 0.02) & (f < 0.2)].min() > 100, "the input holds its own band"
     assert snr[(f > 0.3) & (f <= 0.5)].max() < 1.0, "above the cut the input is noise"
     assert (snr[f > 0.51] == 0).all(), "the input says nothing above its Nyquist"
 
@@ -50,7 +50,7 @@ def test_guard_pulls_back_detail_where_the_input_is_strong_and_keeps_it_where_it
     restored = band_limited(256, 64, 0.3, 0.45, 2)  # fills the band the input lost
     samples = (reference + spurious + restored)[None].astype(np.float32)
     detail = guarded(samples, narrowed_input, 10.0, "bicubic")[0] - reference
-    assert band_energy(detail, 0.05, 0.2) < 0.03 * band_energy(spurious, 0.05, 0.2)
+    assert band_energy(detail, 0.05, 0.2) < 0.01 * band_energy(spurious, 0.05, 0.2)
     assert band_energy(detail, 0.3, 0.45) > 0.9 * band_energy(restored, 0.3, 0.45)
     assert band_energy(detail, 0.3, 0.45) < 1.01 * band_energy(restored, 0.3, 0.45)
     unguarded = guarded(samples, narrowed_input, 1e12, "bicubic")
@@ -60,7 +60,7 @@ def test_guard_pulls_back_detail_where_the_input_is_strong_and_keeps_it_where_it
 def test_guard_gain_falls_with_the_inputs_snr_and_rises_with_the_strength(narrowed_input):
     weak, strong = guard_gain(narrowed_input, 256, 1.0), guard_gain(narrowed_input, 256, 100.0)
     assert ((0 < weak) & (weak <= strong) & (strong <= 1)).all()
-    assert weak[1:25].max() < 0.025 and weak[-60:].min() == 1.0
+    assert weak[1:25].max() < 0.01 and weak[-60:].min() == 1.0
 
 
 def test_reference_undoes_the_interpolators_loss_near_the_inputs_nyquist():
@@ -94,10 +94,10 @@ def test_following_the_amplitude_lets_the_model_undo_a_roll_off_but_not_change_t
     followed = guarded(samples, narrowed_input, 10.0, "bicubic", follow_amplitude=True)[0]
     kept = guarded(samples, narrowed_input, 10.0, "bicubic")[0]
     lifted = filter_time(reference, undone)
-    assert band_energy(followed - lifted, 0.1, 0.2) < 0.05 * band_energy(spurious, 0.1, 0.2), \
+    assert band_energy(followed - lifted, 0.1, 0.2) < 0.02 * band_energy(spurious, 0.1, 0.2), \
         "the lift is kept and the content pulled back"
-    assert band_gain(reference, followed, 0.11, 0.19) == pytest.approx(1.5, abs=0.05), "the lift is kept"
-    assert band_gain(reference, kept, 0.11, 0.19) < 1.15, "without it the guard pulls most of the lift back"
+    assert band_energy(kept - reference, 0.1, 0.2) < 0.05 * band_energy(lifted - reference, 0.1, 0.2), \
+        "without it the guard pulls the lift back too"
     assert band_energy(followed - kept, 0.01, 0.045) < 1e-6 * band_energy(reference, 0.01, 0.045), "nothing else moves"
 
 
