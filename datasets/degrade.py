@@ -285,8 +285,9 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) ->
     """Return a noisy LR section F(hr), float32 (time/2, trace/2), with settings drawn from cfg's ranges.
 
     hr: (time, trace) HR section; rng draws the band factor (1 for a plain_fraction share) and taper, the
-    noise levels and the noise, whether an alias_fraction share skips the anti-alias filter and whether a
-    samples_fraction share is point-sampled; cfg: DegradationConfig (band factor, taper and plain
+    noise levels and the noise, whether an alias_fraction share skips the anti-alias filter, whether a
+    samples_fraction share is point-sampled and whether a noise_recorded_fraction share has its noise
+    recorded (add_noise's recorded); cfg: DegradationConfig (band factor, taper and plain
     share, noise ranges, coloured band, antialias, decimation shares).
     """
     white_std = rng.uniform(*cfg.noise_std)
@@ -299,5 +300,6 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradationConfig) ->
         else cfg.band_taper[0]
     antialias = cfg.antialias and not (cfg.alias_fraction > 0 and rng.uniform() < cfg.alias_fraction)
     decimation = "samples" if cfg.samples_fraction > 0 and rng.uniform() < cfg.samples_fraction else "cells"
+    recorded = cfg.noise_recorded_fraction > 0 and rng.uniform() < cfg.noise_recorded_fraction
     return forward_model(hr, rng, band_factor, white_std, colored_std, cfg.colored_band, antialias, taper,
-                         decimation).lr
+                         decimation, noise_recorded=recorded).lr

@@ -98,6 +98,7 @@ def test_wrong_type_raises_naming_the_key(override, key):
                                           ("degradation.plain_fraction=1.5", "degradation.plain_fraction"),
                                           ("degradation.alias_fraction=-0.1", "degradation.alias_fraction"),
                                           ("degradation.samples_fraction=1.5", "degradation.samples_fraction"),
+                                          ("degradation.noise_recorded_fraction=-0.1", "degradation.noise_recorded_fraction"),
                                           ("roundtrip.decimation=mean", "roundtrip.decimation"),
                                           ("roundtrip.band_taper=0", "roundtrip.band_taper"),
                                           ("roundtrip.band_factor_bottom=0", "roundtrip.band_factor_bottom"),

@@ -304,6 +304,24 @@ def test_samples_fraction_point_samples_a_share_of_the_training_inputs(tiny_cfg)
     assert 30 < hits < 70, f"about a quarter of the inputs are point-sampled, got {hits} of 200"
 
 
+def test_noise_recorded_fraction_records_the_noise_of_a_share_of_the_training_inputs(tiny_cfg):
+    import dataclasses
+    from datasets.degrade import degrade
+    section = layered_section(256, 400)
+    deg = dataclasses.replace(tiny_cfg.degradation, band_factor=[0.6, 0.6], noise_std=[0.3, 0.3],
+                              colored_noise_std=[0.0, 0.0], antialias=True)
+    plain = degrade(section, np.random.default_rng(1), deg)
+    np.testing.assert_array_equal(plain, degrade(section, np.random.default_rng(1), dataclasses.replace(
+        deg, noise_recorded_fraction=0.0))), "a share of 0 leaves the data as before"
+    clean = degrade(section, np.random.default_rng(1), dataclasses.replace(deg, noise_std=[0.0, 0.0]))
+    top = lambda x: (np.abs(np.fft.rfft(x - clean, axis=0)) ** 2)[-4:].mean()  # noqa: E731 (the noise above 0.94 of Nyquist)
+    recorded = degrade(section, np.random.default_rng(1), dataclasses.replace(deg, noise_recorded_fraction=1.0))
+    assert top(recorded) < 0.1 * top(plain), "recorded noise is quiet near the LR Nyquist"
+    quiet = sum(top(degrade(section, np.random.default_rng(s), dataclasses.replace(deg, noise_recorded_fraction=0.25)))
+                < 0.3 * top(plain) for s in range(80))
+    assert 8 < quiet < 35, f"about a quarter of the inputs have recorded noise, got {quiet} of 80"
+
+
 # ---------------------------------------------------------------- guidance
 
 def test_guidance_pulls_the_low_band_of_x0_towards_the_input():

@@ -63,6 +63,7 @@ class DegradationConfig:
     plain_fraction: float  # share of inputs made without narrowing the band (pure resampling + noise)
     alias_fraction: float  # share of inputs decimated without the anti-alias filter (antialias: true only)
     samples_fraction: float  # share of inputs decimated by point sampling at the cell centres instead of cell means
+    noise_recorded_fraction: float  # share of inputs whose noise passes the anti-alias filter's time response
 
 
 @dataclass
@@ -402,6 +403,8 @@ def validate(cfg: Config) -> None:
     _check(0 <= deg.plain_fraction <= 1, "degradation.plain_fraction", "in [0, 1]", deg.plain_fraction)
     _check(0 <= deg.alias_fraction <= 1, "degradation.alias_fraction", "in [0, 1]", deg.alias_fraction)
     _check(0 <= deg.samples_fraction <= 1, "degradation.samples_fraction", "in [0, 1]", deg.samples_fraction)
+    _check(0 <= deg.noise_recorded_fraction <= 1, "degradation.noise_recorded_fraction", "in [0, 1]",
+           deg.noise_recorded_fraction)
     rt = cfg.roundtrip
     _check(0 < rt.band_factor <= 1, "roundtrip.band_factor", "in (0, 1]", rt.band_factor)
     _check(0 < rt.band_taper <= 1, "roundtrip.band_taper", "in (0, 1]", rt.band_taper)
