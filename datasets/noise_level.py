@@ -52,7 +52,10 @@ def plane_floor_variance(section: np.ndarray) -> float:
     A mean over SMOOTH_BINS**2 bins of white-noise power is gamma-distributed, so its low quantile
     lies below its mean by a known factor, which is divided out.
     """
-    power = _power_2d(section)
+    return _plane_floor(_power_2d(section))
+
+
+def _plane_floor(power: np.ndarray) -> float:
     side = min(SMOOTH_BINS, *power.shape)
     smooth = uniform_filter(power, size=side, mode="wrap")
     return float(np.quantile(smooth, QUANTILE)) / _gamma_low_quantile(QUANTILE, side * side)
@@ -65,7 +68,10 @@ def noise_only_rows_variance(section: np.ndarray) -> float:
     ROW_WAVENUMBERS of the trace Nyquist: a row whose floor (ROW_QUANTILE of its smoothed power, the
     gamma factor divided out) is at least NOISE_ONLY of its mean power holds no signal to speak of.
     """
-    power = _power_2d(section)
+    return _noise_only_rows(_power_2d(section))
+
+
+def _noise_only_rows(power: np.ndarray) -> float:
     n_time, n_trace = power.shape
     rows = np.arange(n_time // 2 + 1)
     wavenumber = np.abs(np.fft.fftfreq(n_trace)) / 0.5
@@ -87,5 +93,5 @@ def white_noise_variance(section: np.ndarray, from_rows: bool = True) -> float:
     The power is normalised so that white noise of variance s2 has mean power s2 in every bin.
     from_rows false: the whole plane's floor alone (sampling.noise_from_rows, as before docs/BENCHMARKS.md 9r).
     """
-    rows = noise_only_rows_variance(section) if from_rows else 0.0
-    return max(plane_floor_variance(section), rows)
+    power = _power_2d(section)  # one transform for both estimates
+    return max(_plane_floor(power), _noise_only_rows(power) if from_rows else 0.0)
