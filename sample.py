@@ -315,7 +315,8 @@ def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> P
             samples = self_blended(run, sections, names, cfg, weights=weights, samples=drawn)
         if cfg.sampling.input_guard > 0:
             samples = [guarded(k, x, cfg.sampling.input_guard, cfg.data.upsample_modes[0],
-                               cfg.sampling.input_guard_amplitude == "prediction", cfg.sampling.noise_from_rows)
+                               cfg.sampling.input_guard_amplitude == "prediction", cfg.sampling.noise_from_rows,
+                               cfg.sampling.input_guard_cells)
                        for k, x in zip(samples, sections)]
         if cfg.sampling.spectrum_floor > 1:
             samples = [spectrum_floored(k, x, cfg.sampling.spectrum_floor, cfg.data.upsample_modes[0])
@@ -793,7 +794,7 @@ PREDICTION_FILES = ("*_pred.dat", "*_std.dat", "*_sample*.dat", "*_pred.sgy", "*
 SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antithetic", "std_smoothing", "std_scale", "spectral_match",
                                  "self_blend",
                                  "self_blend_aliased", "self_blend_noise", "input_guard",
-                                 "input_guard_amplitude", "noise_from_rows", "spectrum_floor",
+                                 "input_guard_amplitude", "input_guard_cells", "noise_from_rows", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
                                  "guidance_cutoff", "tile_size", "tile_overlap", "segy_output", "field_grid")
 

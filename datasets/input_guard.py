@@ -16,19 +16,30 @@ takes the prediction's amplitude where it is higher: one zero-phase gain per tim
 over all traces and kept in [1, MAX_AMPLITUDE_GAIN]. The guard then keeps the input's content
 (its phase and lateral structure) but lets the model undo an attenuation the input suffered (a
 filter's roll-off near a band edge or the Nyquist), which no shrinking toward the input can do.
+
+With cells (sampling.input_guard_cells) the shrinking is also measured per frequency-wavenumber cell:
+the input's 2-D power over its white-noise level (datasets.noise_level) gives a gain per cell, and
+each cell keeps the larger of its own gain and its time frequency's. A time frequency the input
+measures well is then held near the input only at the wavenumbers where the input holds that
+signal; the model stays free where the input holds only noise and beyond the input's trace
+Nyquist, where no input could hold anything. The cell never guards more than its row: a cell
+guard alone holds band-full inputs harder, and on aliased ones that keeps the aliases
+(docs/BENCHMARKS.md 9s).
 Arrays are (time, trace) or (..., time, trace); time is the second-last axis.
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import uniform_filter
 
 from datasets.condition import upsample
-from datasets.noise_level import noise_only_rows_variance
+from datasets.noise_level import noise_only_rows_variance, power_2d, white_noise_variance
 from utils.spectra import best_time_gain, filter_time
 
 SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectrum
 FLOOR_QUANTILE = 0.1  # the noise floor: this quantile of the smoothed power over the band's upper 3/4
 MIN_RESPONSE = 0.5  # the interpolator's response is undone by at most 1 / MIN_RESPONSE
+CELL_SMOOTH = (3, 5)  # running mean over time-frequency x wavenumber bins of the input's 2-D power
 MAX_AMPLITUDE_GAIN = 4.0  # follow_amplitude raises a frequency by at most 12 dB (a bound on a runaway model;
                           # where the input holds signal the fitted gains measured stayed below 2.2)
 
@@ -86,6 +97,38 @@ def guard_gain(lr: np.ndarray, n_out: int, strength: float, noise_from_rows: boo
     return 1.0 / (1.0 + input_snr(lr, n_out, noise_from_rows) / strength)
 
 
+def _input_bins(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each FFT bin of an n_out-sample output axis (x2 finer than the input's n_in samples), the
+    input's FFT bin nearest its frequency and whether that frequency lies within the input's Nyquist."""
+    cycles_per_input_sample = 2.0 * np.fft.fftfreq(n_out)
+    nearest = np.rint(cycles_per_input_sample * n_in).astype(int) % max(n_in, 1)
+    return nearest, np.abs(cycles_per_input_sample) <= 0.5
+
+
+def cell_snr(lr: np.ndarray, shape_out: tuple[int, int], noise_from_rows: bool = True) -> np.ndarray:
+    """Return the input's signal-to-noise power ratio in each cell of the output's 2-D FFT (time bins, trace bins).
+
+    lr: the input (time, trace). Its 2-D power, smoothed over CELL_SMOOTH bins, over its white-noise
+    variance (datasets.noise_level.white_noise_variance) less 1; cells beyond the input's Nyquist
+    along either axis get 0.
+    """
+    power = power_2d(lr)
+    size = (min(CELL_SMOOTH[0], power.shape[0]), min(CELL_SMOOTH[1], power.shape[1]))
+    smooth = uniform_filter(power, size=size, mode="wrap")
+    noise = max(white_noise_variance(lr, noise_from_rows), 1e-30 * float(smooth.max()), np.finfo(np.float64).tiny)
+    snr = np.maximum(smooth / noise - 1.0, 0.0)
+    rows, rows_inside = _input_bins(shape_out[0], power.shape[0])
+    cols, cols_inside = _input_bins(shape_out[1], power.shape[1])
+    return snr[np.ix_(rows, cols)] * (rows_inside[:, None] & cols_inside[None, :])
+
+
+def cell_gain(lr: np.ndarray, shape_out: tuple[int, int], strength: float, noise_from_rows: bool = True) -> np.ndarray:
+    """Return the guard's gain per cell of the output's 2-D FFT: the larger of the cell's and its time frequency's."""
+    row = guard_gain(lr, shape_out[0], strength, noise_from_rows)  # rfft bins 0 .. n // 2
+    row = row[np.abs(np.rint(np.fft.fftfreq(shape_out[0]) * shape_out[0])).astype(int)]  # every FFT bin
+    return np.maximum(row[:, None], 1.0 / (1.0 + cell_snr(lr, shape_out, noise_from_rows) / strength))
+
+
 def amplitude_gain(reference: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """Return the gain per time frequency that raises reference (time, trace) toward the samples' mean, in [1, MAX_AMPLITUDE_GAIN]."""
     mean = np.asarray(samples, dtype=np.float64).reshape(-1, *reference.shape).mean(axis=0)
@@ -93,11 +136,16 @@ def amplitude_gain(reference: np.ndarray, samples: np.ndarray) -> np.ndarray:
 
 
 def guarded(samples: np.ndarray, lr: np.ndarray, strength: float, mode: str,
-            follow_amplitude: bool = False, noise_from_rows: bool = True) -> np.ndarray:
+            follow_amplitude: bool = False, noise_from_rows: bool = True, cells: bool = False) -> np.ndarray:
     """Return the samples (..., time, trace) of one section with the input guard applied (strength > 0)."""
     reference = guard_reference(lr, mode)
     reference = reference[:samples.shape[-2], :samples.shape[-1]]
     if follow_amplitude:
         reference = filter_time(reference, amplitude_gain(reference, samples))
-    gain = guard_gain(lr, samples.shape[-2], strength, noise_from_rows)
-    return (reference + filter_time(samples - reference, gain)).astype(np.float32)
+    departure = np.asarray(samples, dtype=np.float64) - reference
+    if cells:
+        gain = cell_gain(lr, samples.shape[-2:], strength, noise_from_rows)
+        shrunk = np.real(np.fft.ifft2(np.fft.fft2(departure) * gain))
+    else:
+        shrunk = filter_time(departure, guard_gain(lr, samples.shape[-2], strength, noise_from_rows))
+    return (reference + shrunk).astype(np.float32)

@@ -34,7 +34,7 @@ NOISE_ONLY = 0.45  # a row is noise-only when its floor is at least this share o
 MIN_ROWS = 0.05  # and the estimate needs this share of the searched rows (at least 3) to be noise-only
 
 
-def _power_2d(section: np.ndarray) -> np.ndarray:
+def power_2d(section: np.ndarray) -> np.ndarray:
     """Return the 2-D power spectrum of section (time, trace), scaled so white noise of variance s2 has mean s2 per bin."""
     x = np.asarray(section, dtype=np.float64)
     x = x - x.mean()
@@ -52,7 +52,7 @@ def plane_floor_variance(section: np.ndarray) -> float:
     A mean over SMOOTH_BINS**2 bins of white-noise power is gamma-distributed, so its low quantile
     lies below its mean by a known factor, which is divided out.
     """
-    return _plane_floor(_power_2d(section))
+    return _plane_floor(power_2d(section))
 
 
 def _plane_floor(power: np.ndarray) -> float:
@@ -68,7 +68,7 @@ def noise_only_rows_variance(section: np.ndarray) -> float:
     ROW_WAVENUMBERS of the trace Nyquist: a row whose floor (ROW_QUANTILE of its smoothed power, the
     gamma factor divided out) is at least NOISE_ONLY of its mean power holds no signal to speak of.
     """
-    return _noise_only_rows(_power_2d(section))
+    return _noise_only_rows(power_2d(section))
 
 
 def _noise_only_rows(power: np.ndarray) -> float:
@@ -93,5 +93,5 @@ def white_noise_variance(section: np.ndarray, from_rows: bool = True) -> float:
     The power is normalised so that white noise of variance s2 has mean power s2 in every bin.
     from_rows false: the whole plane's floor alone (sampling.noise_from_rows, as before docs/BENCHMARKS.md 9r).
     """
-    power = _power_2d(section)  # one transform for both estimates
+    power = power_2d(section)  # one transform for both estimates
     return max(_plane_floor(power), _noise_only_rows(power) if from_rows else 0.0)

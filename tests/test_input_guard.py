@@ -7,8 +7,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from datasets.condition import upsample
 from datasets.degrade import decimate, lowpass_time
-from datasets.input_guard import (MAX_AMPLITUDE_GAIN, amplitude_gain, guard_gain, guard_reference, guarded, input_snr,
-                                  interpolation_response)
+from datasets.input_guard import (MAX_AMPLITUDE_GAIN, amplitude_gain, cell_gain, cell_snr, guard_gain, guard_reference,
+                                  guarded, input_snr, interpolation_response)
 from tests.conftest import band_limited
 from utils.spectra import filter_time
 
@@ -57,6 +57,31 @@ def test_guard_pulls_back_detail_where_the_input_is_strong_and_keeps_it_where_it
     np.testing.assert_allclose(unguarded, samples, atol=1e-4 * samples.std())
 
 
+def test_guard_by_cells_frees_only_the_wavenumbers_where_the_input_holds_no_signal(narrowed_input):
+    """The fixture's signal lies below about 0.3 of the input's trace Nyquist (coherent across traces)."""
+    rows = guard_gain(narrowed_input, 256, 1.0)
+    rows = rows[np.abs(np.rint(np.fft.fftfreq(256) * 256)).astype(int)][:, None]  # on every FFT bin
+    cells = cell_gain(narrowed_input, (256, 64), 1.0)
+    f, k = np.abs(np.fft.fftfreq(256)) / 0.5, np.abs(np.fft.fftfreq(64)) / 0.5  # fractions of the output's Nyquists
+    in_band = (f > 0.05) & (f < 0.2)
+    assert cells.shape == (256, 64) and (cells >= rows - 1e-12).all(), "a cell never guards more than its time frequency"
+    assert (cell_snr(narrowed_input, (256, 64))[:, k > 0.5] == 0).all(), "nothing beyond the input's trace Nyquist"
+    assert np.allclose(cells[np.ix_(in_band, k > 0.5)], 1.0), "so there the model is free"
+    assert cells[np.ix_(in_band, (k > 0.45) & (k <= 0.5))].min() > 0.2, "and nearly so where the input holds only noise"
+    assert np.allclose(cells[np.ix_(in_band, k < 0.05)], rows[in_band]), "where it holds the signal, as per time frequency"
+    reference = guard_reference(narrowed_input, "bicubic")
+    across = np.cos(2 * np.pi * 24 * np.arange(64) / 64)[None, :]  # 0.75 of the output's trace Nyquist
+    beyond = band_limited(256, 1, 0.05, 0.2, 3) * across  # detail in the input's time band, beyond its traces
+    spurious = band_limited(256, 64, 0.05, 0.2, 1)  # changes what the input measured well
+    spurious = np.real(np.fft.ifft(np.fft.fft(spurious, axis=1) * (k < 0.1), axis=1))  # at its wavenumbers
+    samples = (reference + beyond + spurious)[None]
+    by_cells = guarded(samples, narrowed_input, 1.0, "bicubic", cells=True)[0] - reference
+    by_rows = guarded(samples, narrowed_input, 1.0, "bicubic")[0] - reference
+    kept = lambda detail, what: float((detail * what).sum() / (what * what).sum())  # noqa: E731
+    assert kept(by_cells, beyond) > 0.99 and kept(by_rows, beyond) < 0.01, "only the cells let it through"
+    assert kept(by_cells, spurious) < 0.01 and kept(by_rows, spurious) < 0.01, "both pull the rewrite back"
+
+
 def test_guard_gain_falls_with_the_inputs_snr_and_rises_with_the_strength(narrowed_input):
     weak, strong = guard_gain(narrowed_input, 256, 1.0), guard_gain(narrowed_input, 256, 100.0)
     assert ((0 < weak) & (weak <= strong) & (strong <= 1)).all()
@@ -81,8 +106,9 @@ def test_a_dead_or_noiseless_input_gives_finite_output():
     samples = np.random.default_rng(0).standard_normal((2, 64, 16)).astype(np.float32)
     tone = np.cos(np.pi * 0.25 * np.arange(32))[:, None] * np.ones((1, 8))  # no noise at all
     for follow in (False, True):
-        assert np.isfinite(guarded(samples, dead, 10.0, "bicubic", follow)).all()
-        assert np.isfinite(guarded(samples, tone, 10.0, "bicubic", follow)).all()
+        for cells in (False, True):
+            assert np.isfinite(guarded(samples, dead, 10.0, "bicubic", follow, cells=cells)).all()
+            assert np.isfinite(guarded(samples, tone, 10.0, "bicubic", follow, cells=cells)).all()
 
 
 def test_following_the_amplitude_lets_the_model_undo_a_roll_off_but_not_change_the_content(narrowed_input):

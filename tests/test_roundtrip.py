@@ -605,16 +605,19 @@ def test_input_guard_and_spectrum_floor_through_sample_py_are_applied_to_each_pr
     tiny_cfg.sampling.input_guard = 1.0
     follows = []
     rows = []
-    monkeypatch.setattr(sample, "guarded", lambda *args: follows.append(args[4]) or rows.append(args[5]) or guarded(*args))
-    for amplitude in ("input", "prediction"):
-        tiny_cfg.sampling.input_guard_amplitude = amplitude
-        follows.clear()
+    cells = []
+    monkeypatch.setattr(sample, "guarded", lambda *args: follows.append(args[4]) or rows.append(args[5])
+                        or cells.append(args[6]) or guarded(*args))
+    for amplitude, by_cells in (("input", False), ("prediction", False), ("prediction", True)):
+        tiny_cfg.sampling.input_guard_amplitude, tiny_cfg.sampling.input_guard_cells = amplitude, by_cells
+        follows.clear(), cells.clear()
         sample.main(tiny_cfg)  # a new setting: the predictions are re-made
         assert follows and set(follows) == {amplitude == "prediction"}, "sampling.input_guard_amplitude reaches the guard"
         assert set(rows) == {tiny_cfg.sampling.noise_from_rows}, "sampling.noise_from_rows reaches the guard"
+        assert set(cells) == {by_cells}, "sampling.input_guard_cells reaches the guard"
         for row in eval_script.roundtrip_rows(tiny_cfg)[0]:
             expected = guarded(raw[row["name"]][None], row["lr"], 1.0, tiny_cfg.data.upsample_modes[0],
-                               amplitude == "prediction")[0]
+                               amplitude == "prediction", cells=by_cells)[0]
             assert np.abs(raw[row["name"]] - expected).max() > 1e-3 * np.abs(expected).max(), "the guard changes something"
             np.testing.assert_allclose(row["pred"], expected, atol=1e-4 * np.abs(expected).max())
     from datasets.spectrum_floor import spectrum_floored

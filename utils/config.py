@@ -177,6 +177,7 @@ class SamplingConfig:
     self_blend_noise: bool  # the self-check discounts the part of its fit that the input's own noise explains (Stein)
     input_guard: float  # > 0: departure from the input shrunk by 1 / (1 + snr / input_guard) per time frequency; 0: off
     input_guard_amplitude: str  # input: the guard's reference is the input's | prediction: raised to the prediction's amplitude
+    input_guard_cells: bool  # the guard also measures the input per frequency-wavenumber cell: free where it holds none
     noise_from_rows: bool  # the guard's floor and the noise discount also measure noise in the rows only noise fills
     spectrum_floor: float  # > 1: time spectrum raised toward the interpolated input's where below, by at most this gain; 0: off
     guidance: float  # weight of the input's low band in every x0 estimate (0: off, 1: replace it)
