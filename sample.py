@@ -860,7 +860,8 @@ def main(cfg: Config) -> None:
             + (f", {len(s.self_blend_bands) + 1} bands" if s.self_blend_bands else "")
             + (", also under aliasing)" if s.self_blend_aliased else ")")) if s.self_blend else ""
     how += (f", kept near the input where it holds signal (sampling.input_guard {s.input_guard:g}, "
-            f"reference at the {s.input_guard_amplitude}'s amplitude)") if s.input_guard > 0 else ""
+            f"reference at the {s.input_guard_amplitude}'s amplitude"
+            + (", per frequency-wavenumber cell)" if s.input_guard_cells else ")")) if s.input_guard > 0 else ""
     how += (f", time spectrum lifted toward the interpolated input's by at most {s.spectrum_floor:g} x "
             f"(sampling.spectrum_floor)") if s.spectrum_floor > 1 else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
