@@ -33,7 +33,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from datasets.condition import upsample
-from datasets.noise_level import noise_only_rows_variance, power_2d, white_noise_variance
+from datasets.noise_level import noise_only_rows_variance, noise_variance_of_power, power_2d
 from utils.spectra import best_time_gain, filter_time
 
 SMOOTH_BINS = 5  # running mean over frequency bins of the input's power spectrum
@@ -115,7 +115,7 @@ def cell_snr(lr: np.ndarray, shape_out: tuple[int, int], noise_from_rows: bool =
     power = power_2d(lr)
     size = (min(CELL_SMOOTH[0], power.shape[0]), min(CELL_SMOOTH[1], power.shape[1]))
     smooth = uniform_filter(power, size=size, mode="wrap")
-    noise = max(white_noise_variance(lr, noise_from_rows), 1e-30 * float(smooth.max()), np.finfo(np.float64).tiny)
+    noise = max(noise_variance_of_power(power, noise_from_rows), 1e-30 * float(smooth.max()), np.finfo(np.float64).tiny)
     snr = np.maximum(smooth / noise - 1.0, 0.0)
     rows, rows_inside = _input_bins(shape_out[0], power.shape[0])
     cols, cols_inside = _input_bins(shape_out[1], power.shape[1])

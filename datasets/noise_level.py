@@ -93,5 +93,9 @@ def white_noise_variance(section: np.ndarray, from_rows: bool = True) -> float:
     The power is normalised so that white noise of variance s2 has mean power s2 in every bin.
     from_rows false: the whole plane's floor alone (sampling.noise_from_rows, as before docs/BENCHMARKS.md 9r).
     """
-    power = power_2d(section)  # one transform for both estimates
+    return noise_variance_of_power(power_2d(section), from_rows)  # one transform for both estimates
+
+
+def noise_variance_of_power(power: np.ndarray, from_rows: bool = True) -> float:
+    """Return white_noise_variance from a section's power_2d, for a caller that needs the power too."""
     return max(_plane_floor(power), _noise_only_rows(power) if from_rows else 0.0)
