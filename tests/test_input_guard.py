@@ -58,7 +58,8 @@ def test_guard_pulls_back_detail_where_the_input_is_strong_and_keeps_it_where_it
 
 
 def test_guard_by_cells_frees_only_the_wavenumbers_where_the_input_holds_no_signal(narrowed_input):
-    """The fixture's signal lies below about 0.3 of the input's trace Nyquist (coherent across traces)."""
+    """The fixture's signal is coherent across traces: its power falls with wavenumber to about the noise's near the
+    input's trace Nyquist (measured: 0.7 of it over the top fifth), while the input's time band holds it 1e4 above."""
     rows = guard_gain(narrowed_input, 256, 1.0)
     rows = rows[np.abs(np.rint(np.fft.fftfreq(256) * 256)).astype(int)][:, None]  # on every FFT bin
     cells = cell_gain(narrowed_input, (256, 64), 1.0)
@@ -67,7 +68,7 @@ def test_guard_by_cells_frees_only_the_wavenumbers_where_the_input_holds_no_sign
     assert cells.shape == (256, 64) and (cells >= rows - 1e-12).all(), "a cell never guards more than its time frequency"
     assert (cell_snr(narrowed_input, (256, 64))[:, k > 0.5] == 0).all(), "nothing beyond the input's trace Nyquist"
     assert np.allclose(cells[np.ix_(in_band, k > 0.5)], 1.0), "so there the model is free"
-    assert cells[np.ix_(in_band, (k > 0.45) & (k <= 0.5))].min() > 0.2, "and nearly so where the input holds only noise"
+    assert cells[np.ix_(in_band, (k > 0.45) & (k <= 0.5))].mean() > 0.5, "mostly so where the input holds about its noise"
     assert np.allclose(cells[np.ix_(in_band, k < 0.05)], rows[in_band]), "where it holds the signal, as per time frequency"
     reference = guard_reference(narrowed_input, "bicubic")
     across = np.cos(2 * np.pi * 24 * np.arange(64) / 64)[None, :]  # 0.75 of the output's trace Nyquist
