@@ -326,6 +326,14 @@ def comparison_commands(cfg: Config) -> list[str]:
             f"python -m benchmarks.transfer_summary {start} {tuned} --per-section"]
 
 
+def check_held_out(cfg: Config, last: Path) -> None:
+    """Score the fine-tuned checkpoint last and train.init_from on the held-out field sections (benchmarks.held_out_check)."""
+    from benchmarks.held_out_check import held_out_check  # pulls in eval.py and the benchmarks: fine-tuning only
+    tuned = copy.deepcopy(cfg)
+    tuned.sampling.checkpoint = str(last)
+    held_out_check(tuned)
+
+
 # ---- Main ----------------------------------------------------------------------------------------
 
 def main(cfg: Config) -> torch.nn.Module:
@@ -394,6 +402,8 @@ def main(cfg: Config) -> torch.nn.Module:
         print(f"done: {state.step} steps in {(time.perf_counter() - started) / 60:.1f} min; checkpoint {last}, "
               f"loss curve {Path(cfg.run.dir) / 'loss.png'}")
         commands = comparison_commands(cfg)
+        if commands and cfg.train.held_out_check:
+            check_held_out(cfg, last)
         if commands:
             print("fine-tuned on field sections: compare with the starting checkpoint on the held-out ones, under the "
                   "config's recipe A, plain decimation B and point sampling Q (README, 'Training on your own sections'):")

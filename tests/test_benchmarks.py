@@ -188,8 +188,49 @@ def test_a_fine_tuning_run_prints_a_comparison_with_its_start_that_runs(trained_
     listed = {(cells[0].strip("| "), cells[1].split(":")[0], cells[2]) for cells in lines[2:]}
     assert {("start", r, "east") for r in "ABQ"} | {("start", r, "west") for r in "ABQ"} <= listed
     assert {("tuned", r, "west") for r in "ABQ"} <= listed and not any(m == "tuned" and n == "east" for m, _, n in listed)
+    # The held-out check train.py ran: west alone, the same figures as the two transfer runs above.
+    check = json.loads((tmp_path / "mine" / "held_out_check.json").read_text())
+    assert [(c["section"], c["recipe"]) for c in check["cases"]] == [("west_36x40", r) for r in "ABQ"]
+    bench = tmp_path / "mine" / "bench"
+    for model in ("start", "tuned"):
+        scored = json.loads((bench / f"transfer_{model}.json").read_text())["runs"][0]
+        for case in check["cases"]:
+            files = scored[f"roundtrip_{case['recipe'].lower()}"]["held_out"]["files"]["west_36x40"]
+            assert case[model] == files, (model, case["recipe"])
     tiny_cfg.train.init_from = ""
     assert train.comparison_commands(tiny_cfg) == [], "nothing to compare without a fine-tuning on field sections"
+
+
+def test_the_held_out_check_flags_a_tuned_model_worse_than_its_start():
+    from benchmarks.held_out_check import WORSE_BY, flagged
+
+    def case(pred: float, bicubic: float = 20.0) -> dict:
+        return {"pred": {"psnr": pred}, "bicubic": {"psnr": bicubic}}
+    assert flagged(case(25.0), case(25.0 - WORSE_BY)).startswith("-0.05 dB")
+    assert flagged(case(25.0), case(25.0 - 0.8 * WORSE_BY)) == "", "a rounding-level move is not flagged"
+    assert flagged(case(20.02), case(19.99)) == "below bicubic, its start above"
+    assert flagged(case(19.0), case(19.5)) == "" and flagged(case(19.5), case(19.48)) == "", "both below: no new loss"
+    assert flagged(case(25.0), case(26.0)) == ""
+
+
+def test_the_held_out_check_can_be_turned_off_and_needs_a_start(trained_tiny, tiny_cfg, tmp_path, capsys):
+    import copy
+
+    from benchmarks import held_out_check
+    tuned = copy.deepcopy(tiny_cfg)
+    tuned.run.dir, tuned.data.field_dir = str(tmp_path / "mine"), str(tmp_path / "field")
+    tuned.train.init_from = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    tuned.data.field_fraction, tuned.data.field_holdout = 0.5, ["west_36x40"]
+    tuned.train.held_out_check = False
+    train.main(tuned)
+    assert not (tmp_path / "mine" / "held_out_check.json").exists() and "held-out check" not in capsys.readouterr().out
+    out = tmp_path / "check"
+    assert run(held_out_check, trained_tiny + [f"run.dir={tmp_path / 'mine'}", f"train.init_from={tuned.train.init_from}",
+                                               "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out check: the tuned model is" in printed and (out / "held_out_check.json").exists()
+    assert run(held_out_check, trained_tiny + [f"run.dir={tmp_path / 'mine'}"]) == 2
+    assert "train.init_from" in capsys.readouterr().err
 
 
 def test_transfer_runs_named_recipes_and_counts_them_per_recipe(trained_tiny, tmp_path, capsys):

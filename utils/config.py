@@ -159,6 +159,7 @@ class TrainConfig:
     val_steps: int  # DDIM steps used for validation samples
     resume: str  # auto: continue from run.dir/checkpoints/last.pt if present | never
     init_from: str  # checkpoint whose weights start a new run (fine-tuning); empty: random initialisation
+    held_out_check: bool  # after fine-tuning on field sections, score it against init_from on the held-out ones
 
 
 @dataclass
