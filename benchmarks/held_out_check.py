@@ -34,13 +34,13 @@ RESULT_FILE = "held_out_check.json"
 
 
 def check_models(cfg: Config) -> dict[str, Config]:
-    """Return the configs that load the start (train.init_from) and the tuned checkpoint (sampling.checkpoint, else last.pt)."""
+    """Return the configs that load the tuned checkpoint (sampling.checkpoint, else last.pt) and its start (train.init_from)."""
     if not cfg.train.init_from:
         raise ConfigError("train.init_from: the held-out check compares a fine-tuned run with its start; "
                           "this run names no starting checkpoint")
     start = copy.deepcopy(cfg)
     start.sampling.checkpoint = cfg.train.init_from
-    return {"start": start, "tuned": cfg}
+    return {"tuned": cfg, "start": start}  # the tuned one first: its field sections are the ones both skip
 
 
 def scored(cfg: Config, device: torch.device, bar: tqdm) -> tuple[dict, list[str]]:
@@ -55,7 +55,7 @@ def scored(cfg: Config, device: torch.device, bar: tqdm) -> tuple[dict, list[str
         results[name] = {}
         for key, recipe in recipes.items():
             with torch.no_grad():
-                found = roundtrip(model.cfg, predict, recipe, trained_on or model.field_sections, skip_trained=True)
+                found = roundtrip(model.cfg, predict, recipe, trained_on, skip_trained=True)
             results[name][letters[key]] = found.get("held_out", {}).get("files", {})
             bar.update(1)
     return results, trained_on
