@@ -62,12 +62,12 @@ def scored(cfg: Config, device: torch.device, bar: tqdm) -> tuple[dict, list[str
 
 
 def flagged(start: dict, tuned: dict) -> str:
-    """Return why the tuned model's case is worse than its start's ('' when it is not)."""
+    """Return why the tuned model's case is worse than its start's in PSNR ('' when it is not); the table shows SSIM and LSD."""
     drop = tuned["pred"]["psnr"] - start["pred"]["psnr"]
     if drop <= -WORSE_BY:
-        return f"{drop:+.2f} dB against its start"
+        return f"{drop:+.2f} dB PSNR against its start"
     if tuned["pred"]["psnr"] < tuned["bicubic"]["psnr"] <= start["pred"]["psnr"]:
-        return "below bicubic, its start above"
+        return "PSNR below bicubic's, its start's above"
     return ""
 
 
@@ -98,11 +98,11 @@ def held_out_check(cfg: Config, out_dir: Path | None = None) -> dict:
     if not cases:
         print("held-out check: no held-out section in data.field_dir to compare on")
     elif flags:
-        print(f"held-out check: the tuned model is worse than its start on {len(flags)} of {len(cases)} cases: "
+        print(f"held-out check: the tuned model loses PSNR against its start on {len(flags)} of {len(cases)} cases: "
               + "; ".join(flags) + ". Keep the start checkpoint for sections like these, or compare further "
               "(README, 'Training on your own sections').")
     else:
-        print(f"held-out check: the tuned model is as good as its start or better on all {len(cases)} cases "
+        print(f"held-out check: the tuned model's PSNR is as good as its start's or better on all {len(cases)} cases "
               f"(held-out sections x recipes {', '.join(RECIPES)}).")
     print(f"wrote {out}")
     return payload
