@@ -71,6 +71,14 @@ def flagged(start: dict, tuned: dict) -> str:
     return ""
 
 
+def stretch_hint(cfg: Config) -> str:
+    """Return the advice for a flagged run tuned without time-stretched targets, else ''."""
+    if cfg.data.field_time_stretch[1] > 1:
+        return ""
+    return (" Tuning again with data.field_time_stretch=[1.0,2.0] (targets sampled up to twice as finely) cut this "
+            "loss on sections sampled more finely than the tuning ones, for part of the gain (docs/BENCHMARKS.md 9v).")
+
+
 def held_out_check(cfg: Config, out_dir: Path | None = None) -> dict:
     """Score start and tuned checkpoints on the held-out sections under A, B and Q; print the comparison and
     write it to out_dir (default run.dir) / RESULT_FILE."""
@@ -100,7 +108,7 @@ def held_out_check(cfg: Config, out_dir: Path | None = None) -> dict:
     elif flags:
         print(f"held-out check: the tuned model loses PSNR against its start on {len(flags)} of {len(cases)} cases: "
               + "; ".join(flags) + ". Keep the start checkpoint for sections like these, or compare further "
-              "(README, 'Training on your own sections').")
+              "(README, 'Training on your own sections')." + stretch_hint(cfg))
     else:
         print(f"held-out check: the tuned model's PSNR is as good as its start's or better on all {len(cases)} cases "
               f"(held-out sections x recipes {', '.join(RECIPES)}).")

@@ -5,7 +5,9 @@ A field section has no HR. Treated as the HR of a pair, its LR is made by the fo
 model then learns to undo F one octave above the data, on the assumption that the geology
 looks alike one octave finer. Each training section is degraded `data.field_versions` times
 once (different band factors and noise), normalised with the statistics of each LR as a
-whole, and patches are cut from those versions at random. Arrays are (time, trace).
+whole, and patches are cut from those versions at random. With data.field_time_stretch each
+version's target is first sampled more finely in time, so that some targets hold their band's
+natural decay below the Nyquist, as oversampled records do. Arrays are (time, trace).
 """
 from __future__ import annotations
 
@@ -17,11 +19,23 @@ import torch
 from datasets.degrade import degrade
 from datasets.pairs import PatchSampler, RandomStream, cut_patch, normalise_pairs, stack_patches
 from utils.errors import DataError
+from utils.spectra import stretch_time
 
 
 def held_out_field_stems(stems: list[str], holdout: list[str]) -> list[str]:
     """Return the field stems kept out of training: data.field_holdout, or the last stem by name."""
     return [s for s in stems if s in holdout] if holdout else sorted(stems)[-1:]
+
+
+def stretched_target(hr: np.ndarray, rng: np.random.Generator, stretch: list[float]) -> np.ndarray:
+    """Return hr sampled a factor drawn from stretch = [min, max] more finely in time (even length, float32).
+
+    [1, 1] returns hr itself and draws nothing, so runs without stretching keep their random streams.
+    """
+    if stretch[1] <= 1:
+        return hr
+    finer = stretch_time(hr, float(rng.uniform(stretch[0], stretch[1])))
+    return finer[:finer.shape[0] // 2 * 2].astype(np.float32)
 
 
 class FieldPatchSampler(RandomStream):
@@ -38,8 +52,9 @@ class FieldPatchSampler(RandomStream):
                                 f"{data_cfg.patch_size}; lower data.patch_size or leave the section out")
             draws = np.random.default_rng([seed, zlib.crc32(name.encode())])
             for _ in range(data_cfg.field_versions):
-                lr = degrade(hr, draws, degradation_cfg)
-                pairs = normalise_pairs(lr[None], hr[None], data_cfg, names=[name])
+                target = stretched_target(hr, draws, data_cfg.field_time_stretch)
+                lr = degrade(target, draws, degradation_cfg)
+                pairs = normalise_pairs(lr[None], target[None], data_cfg, names=[name])
                 self.versions.append(({m: c[0] for m, c in pairs.cond.items()}, pairs.x0[0]))
 
     def draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -216,6 +216,13 @@ def test_the_held_out_check_flags_a_tuned_model_worse_than_its_start():
     assert flagged(case(25.0), case(26.0)) == ""
 
 
+def test_a_flagged_check_points_to_time_stretched_targets_only_when_the_run_had_none(tiny_cfg):
+    from benchmarks.held_out_check import stretch_hint
+    assert "data.field_time_stretch=[1.0,2.0]" in stretch_hint(tiny_cfg)
+    tiny_cfg.data.field_time_stretch = [1.0, 2.0]
+    assert stretch_hint(tiny_cfg) == ""
+
+
 def test_the_held_out_check_can_be_turned_off_and_needs_a_start(trained_tiny, tiny_cfg, tmp_path, capsys):
     import copy
 

@@ -15,11 +15,12 @@ import sample
 import train
 from datasets.dat_io import write_dat
 from datasets.degrade import apply_deterministic_part, band_edge, forward_model, lowpass_time, signal_band_edge
-from datasets.field_patches import held_out_field_stems
+from datasets.field_patches import FieldPatchSampler, held_out_field_stems, stretched_target
 from diffusion.guidance import consistency_guidance, gaussian_lowpass, observed
 from tests.conftest import bicubic
 from utils.checkpoint import load_checkpoint
-from utils.errors import DataError
+from utils.config import validate
+from utils.errors import ConfigError, DataError
 from utils.metrics import calibration, fit_std_scale
 
 
@@ -651,6 +652,33 @@ def test_field_training_never_sees_the_held_out_section(tiny_cfg, field_dir):
     scores = json.loads((Path(tiny_cfg.run.dir) / "roundtrip" / "metrics.json").read_text())
     assert sorted(scores["trained_on"]["files"]) == ["alpha_48x64", "beta_46x65"]
     assert sorted(scores["held_out"]["files"]) == ["gamma_44x66"], "reported apart from the trained-on ones"
+
+
+def test_stretched_field_targets_end_their_band_below_the_nyquist_and_unstretched_ones_draw_nothing():
+    section = layered_section(128, 40)  # band up to 0.3 cycles per sample, i.e. 0.6 of the Nyquist
+    rng = np.random.default_rng(0)
+    target = stretched_target(section, rng, [2.0, 2.0])
+    assert target.shape == (256, 40) and target.dtype == np.float32
+    share_above = lambda x, f: (lambda p: p[int(f * len(p)):].sum() / p.sum())(  # noqa: E731
+        (np.abs(np.fft.rfft(x * np.hanning(len(x))[:, None], axis=0)) ** 2).sum(axis=1))
+    assert share_above(section, 0.5) > 0.1
+    assert share_above(target, 0.35) < 1e-6, "the band, 0.6 of the Nyquist before, ends at 0.3 of it"
+    state = np.random.default_rng(1).bit_generator.state
+    same = np.random.default_rng(1)
+    assert stretched_target(section, same, [1.0, 1.0]) is section
+    assert same.bit_generator.state == state, "no stretch, no draw: earlier runs keep their random streams"
+
+
+def test_field_time_stretch_gives_versions_of_several_lengths_and_bad_ranges_name_the_key(tiny_cfg):
+    tiny_cfg.data.field_versions, tiny_cfg.data.field_time_stretch = 6, [1.0, 2.0]
+    sampler = FieldPatchSampler([layered_section(64, 48)], ["alpha_48x64"], tiny_cfg.data, tiny_cfg.degradation, 0)
+    lengths = {x0.shape[0] for _, x0 in sampler.versions}
+    assert len(lengths) > 1 and min(lengths) >= 64 and max(lengths) <= 128
+    x0, cond = sampler.draw(3)
+    assert x0.shape == cond.shape == (3, 1, tiny_cfg.data.patch_size, tiny_cfg.data.patch_size)
+    tiny_cfg.data.field_time_stretch = [0.5, 1.0]
+    with pytest.raises(ConfigError, match="data.field_time_stretch"):
+        validate(tiny_cfg)
 
 
 def test_field_training_without_a_section_left_to_train_on_is_refused(tiny_cfg, tmp_path):

@@ -49,6 +49,7 @@ class DataConfig:
     field_fraction: float  # share of training patches cut from field sections (self-supervised, forward model)
     field_holdout: list[str]  # field sections (file stems) never trained on; empty: the last one alphabetically
     field_versions: int  # degraded versions of each training field section, drawn once (noise and band vary)
+    field_time_stretch: list[float]  # [min, max] factor by which each version's target is sampled more finely in time
     augment: str  # none | flips (time and trace flips) | flips_rot90 (also quarter turns, which swap time and trace)
 
 
@@ -398,6 +399,8 @@ def validate(cfg: Config) -> None:
     _check(0 <= d.degrade_fraction <= 1, "data.degrade_fraction", "in [0, 1]", d.degrade_fraction)
     _check(0 <= d.field_fraction <= 1, "data.field_fraction", "in [0, 1]", d.field_fraction)
     _check(d.field_versions > 0, "data.field_versions", "> 0", d.field_versions)
+    _check(len(d.field_time_stretch) == 2 and 1 <= d.field_time_stretch[0] <= d.field_time_stretch[1] <= 4,
+           "data.field_time_stretch", "[min, max] with 1 <= min <= max <= 4", d.field_time_stretch)
     _check(len(deg.band_factor) == 2 and 0 < deg.band_factor[0] <= deg.band_factor[1] <= 1,
            "degradation.band_factor", "[min, max] with 0 < min <= max <= 1", deg.band_factor)
     _check(len(deg.band_taper) == 2 and 0 < deg.band_taper[0] <= deg.band_taper[1] <= 1,

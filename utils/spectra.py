@@ -56,3 +56,25 @@ def shift_half_sample(x: np.ndarray, axis: int) -> np.ndarray:
     spectrum = np.fft.rfft(padded, axis=axis) * np.exp(2j * np.pi * freq * 0.5)
     shifted = np.fft.irfft(spectrum, n=2 * n, axis=axis)
     return np.take(shifted, np.arange(left, left + n), axis=axis)
+
+
+def stretch_time(x: np.ndarray, factor: float) -> np.ndarray:
+    """Return x (time, trace) sampled `factor` (>= 1) times more finely in time, by band-limited interpolation.
+
+    The content keeps its duration and waveforms; only the sample interval shrinks, so the band
+    ends at 1 / factor of the new Nyquist: the section as a finer recording would hold it. Mirrored
+    about its edges as in shift_half_sample, so the FFT's wrap-around meets no jump. Output length
+    round(time x factor), float64.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    left = n // 2
+    padded = np.pad(x, [(left, n - left), (0, 0)], mode="symmetric")  # 2n samples: one period
+    spectrum = np.fft.rfft(padded, axis=0)
+    spectrum[-1] *= 0.5                                                # the old Nyquist splits between +-f
+    m = int(round(2 * n * factor))
+    finer = np.zeros((m // 2 + 1, x.shape[1]), dtype=complex)
+    finer[:len(spectrum)] = spectrum
+    stretched = np.fft.irfft(finer, n=m, axis=0) * (m / (2 * n))
+    start = int(round(left * m / (2 * n)))
+    return stretched[start:start + int(round(n * factor))]
