@@ -1,5 +1,6 @@
 """Zero-phase filtering along time, shared by the samplers' post-processing and the benchmarks (time is axis -2),
-and the band-limited half-sample shift that moves a section between cell-centred and sample-aligned grids."""
+the band-limited half-sample shift that moves a section between cell-centred and sample-aligned grids, and the
+band-limited time stretch that makes fine-tuning targets sampled more finely."""
 from __future__ import annotations
 
 import numpy as np
@@ -38,18 +39,24 @@ def best_time_filter(x: np.ndarray, target: np.ndarray) -> np.ndarray:
     return filter_time(x, best_time_gain(x, target))
 
 
+def mirrored_period(x: np.ndarray, axis: int) -> tuple[np.ndarray, int]:
+    """Return x mirrored about its edges by n/2 samples on each side along axis (2n samples), and n/2.
+
+    The 2n samples are one period of the mirrored signal, so an FFT over them meets no jump at the wrap.
+    """
+    n = x.shape[axis]
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (n // 2, n - n // 2)
+    return np.pad(x, widths, mode="symmetric"), n // 2
+
+
 def shift_half_sample(x: np.ndarray, axis: int) -> np.ndarray:
     """Return x evaluated at index m + 0.5 along axis by band-limited (FFT phase-ramp) interpolation.
 
-    The signal is mirrored about its edges (half a sample outside, which suits a cell-centred grid)
-    by n/2 samples on each side: the padded 2n samples are then exactly one period of the mirrored
-    signal, so the FFT's wrap-around meets no jump.
+    The mirror lies half a sample outside the edges (mirrored_period), which suits a cell-centred grid.
     """
     n = x.shape[axis]
-    left = n // 2
-    widths = [(0, 0)] * x.ndim
-    widths[axis] = (left, n - left)
-    padded = np.pad(x, widths, mode="symmetric")                # 2n along axis
+    padded, left = mirrored_period(x, axis)
     ramp_shape = [1] * x.ndim
     ramp_shape[axis] = -1
     freq = np.fft.rfftfreq(2 * n).reshape(ramp_shape)           # cycles per sample
@@ -62,14 +69,12 @@ def stretch_time(x: np.ndarray, factor: float) -> np.ndarray:
     """Return x (time, trace) sampled `factor` (>= 1) times more finely in time, by band-limited interpolation.
 
     The content keeps its duration and waveforms; only the sample interval shrinks, so the band
-    ends at 1 / factor of the new Nyquist: the section as a finer recording would hold it. Mirrored
-    about its edges as in shift_half_sample, so the FFT's wrap-around meets no jump. Output length
-    round(time x factor), float64.
+    ends at 1 / factor of the new Nyquist: the section as a finer recording would hold it. Output
+    length round(time x factor), float64.
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    left = n // 2
-    padded = np.pad(x, [(left, n - left), (0, 0)], mode="symmetric")  # 2n samples: one period
+    padded, left = mirrored_period(x, 0)
     spectrum = np.fft.rfft(padded, axis=0)
     spectrum[-1] *= 0.5                                                # the old Nyquist splits between +-f
     m = int(round(2 * n * factor))
