@@ -46,7 +46,7 @@ from diffusion.schedule import make_schedule, sampling_gammas
 from diffusion.tiling import NetFn, tiled
 from models.build import build_network
 from utils.atomic import atomic_write_bytes
-from utils.checkpoint import checkpoint_path, load_checkpoint
+from utils.checkpoint import checkpoint_path, load_checkpoint, mixed_weights
 from utils.cli import run_main
 from utils.config import Config, config_from_dict
 from utils.errors import DataError
@@ -270,24 +270,52 @@ class TrainedModel:
     cfg: Config  # the caller's config with the checkpoint's trained settings
     step: int  # optimiser steps it was trained for
     field_sections: list[str]  # field sections (file stems) it was trained on; reported apart
+    mixed_with: str = ""  # the checkpoint whose weights were mixed in (sampling.mix_share), if any
+
+
+def mix_partner(cfg: Config, path: Path, stored: Config) -> Path:
+    """Return the checkpoint sampling.mix_share mixes in: sampling.mix_checkpoint, else the run's own start."""
+    partner = cfg.sampling.mix_checkpoint or stored.train.init_from
+    if not partner:
+        raise DataError(f"sampling.mix_share: checkpoint '{path}' was not started from another one (its "
+                        f"train.init_from is empty); name the checkpoint to mix in with sampling.mix_checkpoint")
+    return Path(partner)
 
 
 def load_model(cfg: Config, device: torch.device) -> TrainedModel:
     """Return the trained network of sampling.checkpoint (default run.dir/checkpoints/last.pt) and its settings.
 
-    EMA weights unless sampling.use_ema is false; checkpoints of earlier versions load too.
+    EMA weights unless sampling.use_ema is false; checkpoints of earlier versions load too. With
+    sampling.mix_share > 0 the weights are mixed with those of another checkpoint of the same network
+    (mix_partner) before they are loaded.
     """
     path = checkpoint_path(cfg)
     state = load_checkpoint(path, map_location=device)
+    stored = config_from_dict(state["config"])
+    weights_key = "ema" if cfg.sampling.use_ema else "model"
+    weights, partner = state[weights_key], None
+    if cfg.sampling.mix_share > 0:
+        partner = mix_partner(cfg, path, stored)
+        other = load_checkpoint(partner, map_location=device)
+        if other["model_args"] != state["model_args"]:
+            raise DataError(f"sampling.mix_checkpoint: '{partner}' holds another network than '{path}' "
+                            f"(model arguments {other['model_args']} vs {state['model_args']})")
+        theirs, ours = other["config"].get("diffusion", {}), state["config"].get("diffusion", {})
+        differing = sorted(key for key in set(theirs) | set(ours) if theirs.get(key) != ours.get(key))
+        if differing:  # the same network trained to predict another thing: a mix would predict neither
+            shown = ", ".join(f"diffusion.{key}: {theirs.get(key)!r} vs {ours.get(key)!r}" for key in differing)
+            raise DataError(f"sampling.mix_checkpoint: '{partner}' was trained with other diffusion settings "
+                            f"than '{path}' ({shown})")
+        weights = mixed_weights(weights, other[weights_key], cfg.sampling.mix_share)
     try:
         net = build_network(state["model_args"])
-        net.load_state_dict(state["ema" if cfg.sampling.use_ema else "model"])
+        net.load_state_dict(weights)
     except (RuntimeError, ValueError, TypeError, KeyError) as err:
         raise DataError(f"checkpoint '{path}' does not match its own model arguments "
                         f"({str(err).splitlines()[0][:120]})") from None
-    trained = trained_settings(cfg, config_from_dict(state["config"]))
-    return TrainedModel(net=net.to(device).eval().requires_grad_(False), cfg=trained, step=state["step"],
-                        field_sections=list(state.get("field_sections", [])))
+    return TrainedModel(net=net.to(device).eval().requires_grad_(False), cfg=trained_settings(cfg, stored),
+                        step=state["step"], field_sections=list(state.get("field_sections", [])),
+                        mixed_with=str(partner or ""))
 
 
 def make_predictor(cfg: Config, net: torch.nn.Module, device: torch.device) -> Predict:
@@ -796,7 +824,8 @@ SETTINGS_DECIDING_PREDICTIONS = ("num_samples", "save_samples", "flips", "antith
                                  "self_blend_aliased", "self_blend_noise", "input_guard",
                                  "input_guard_amplitude", "input_guard_cells", "noise_from_rows", "spectrum_floor",
                                  "self_blend_bands", "steps", "spacing", "eta", "clip_x0", "use_ema", "seed", "guidance",
-                                 "guidance_cutoff", "tile_size", "tile_overlap", "segy_output", "field_grid")
+                                 "guidance_cutoff", "tile_size", "tile_overlap", "segy_output", "field_grid",
+                                 "mix_share", "mix_checkpoint")
 
 
 def prediction_settings(cfg: Config, step: int) -> dict:
@@ -864,7 +893,8 @@ def main(cfg: Config) -> None:
             + (", per frequency-wavenumber cell)" if s.input_guard_cells else ")")) if s.input_guard > 0 else ""
     how += (f", time spectrum lifted toward the interpolated input's by at most {s.spectrum_floor:g} x "
             f"(sampling.spectrum_floor)") if s.spectrum_floor > 1 else ""
-    print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights), "
+    mixed = f", {s.mix_share:g} of them from {model.mixed_with}" if model.mixed_with else ""
+    print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights{mixed}), "
           f"{how}, device {device}")
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))
     predict = make_predictor(cfg, model.net, device)

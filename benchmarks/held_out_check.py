@@ -6,8 +6,9 @@ train.py runs this at the end of every fine-tuning on field sections (train.init
 data.field_fraction > 0) unless train.held_out_check is false. Each held-out section (in
 data.field_dir and not trained on) is degraded by recipes A (the config's roundtrip.*), B (plain
 decimation, 5 % noise) and Q (point sampling) of benchmarks/recipes.py, super-resolved by the start
-checkpoint (train.init_from) and by the tuned one (sampling.checkpoint, default run.dir's last.pt)
-with the same sampling settings, and scored against the section with utils.metrics. A case is
+checkpoint (train.init_from) and by the tuned one (sampling.checkpoint, default run.dir's last.pt;
+with sampling.mix_share its weights mixed back toward the start's, the start itself unmixed) with the
+same sampling settings, and scored against the section with utils.metrics. A case is
 flagged when the tuned model is WORSE_BY dB or more below its start in PSNR, or below bicubic in PSNR
 where its start was above it: fine-tuning moves point-sampled inputs of sections unlike the tuning
 sections the most (docs/BENCHMARKS.md 9i, 9q, 9t). Prints one table and a verdict; writes
@@ -40,6 +41,7 @@ def check_models(cfg: Config) -> dict[str, Config]:
                           "this run names no starting checkpoint")
     start = copy.deepcopy(cfg)
     start.sampling.checkpoint = cfg.train.init_from
+    start.sampling.mix_share = 0.0  # the start as it is; the tuned one mixed as the config says (sampling.mix_share)
     return {"tuned": cfg, "start": start}  # the tuned one first: its field sections are the ones both skip
 
 
@@ -71,12 +73,17 @@ def flagged(start: dict, tuned: dict) -> str:
     return ""
 
 
-def stretch_hint(cfg: Config) -> str:
-    """Return the advice for a flagged run tuned without time-stretched targets, else ''."""
-    if cfg.data.field_time_stretch[1] > 1:
-        return ""
-    return (" Tuning again with data.field_time_stretch=[1.0,2.0] (targets sampled up to twice as finely) cut this "
-            "loss on sections sampled more finely than the tuning ones, for part of the gain (docs/BENCHMARKS.md 9v).")
+def safer_options(cfg: Config) -> str:
+    """Return the advice for a flagged run: the safer settings it was not checked with ('' when it had both)."""
+    advice = []
+    if cfg.sampling.mix_share == 0:
+        advice.append("Sample it with sampling.mix_share=0.5 (its weights halfway back to the start's; check again "
+                      "with that key) to keep part of the gain at a smaller risk (docs/BENCHMARKS.md 9w).")
+    if cfg.data.field_time_stretch[1] <= 1:
+        advice.append("Tuning again with data.field_time_stretch=[1.0,2.0] (targets sampled up to twice as finely) "
+                      "cut this loss on sections sampled more finely than the tuning ones, for part of the gain "
+                      "(docs/BENCHMARKS.md 9v).")
+    return "".join(" " + line for line in advice)
 
 
 def held_out_check(cfg: Config, out_dir: Path | None = None) -> dict:
@@ -97,18 +104,19 @@ def held_out_check(cfg: Config, out_dir: Path | None = None) -> dict:
                          f"{tuned['pred']['psnr'] - start['pred']['psnr']:+.2f}", why or "ok"])
             if why:
                 flags.append(f"{section} under {letter} ({why})")
-    payload = {"start": cfg.train.init_from, "trained_on_field": trained_on, "recipes": RECIPES,
-               "worse_by_db": WORSE_BY, "cases": cases}
+    payload = {"start": cfg.train.init_from, "mix_share": cfg.sampling.mix_share, "trained_on_field": trained_on,
+               "recipes": RECIPES, "worse_by_db": WORSE_BY, "cases": cases}
     out = Path(out_dir or cfg.run.dir) / RESULT_FILE
     write_json(out, payload)
+    tuned_name = f"tuned (mix_share {cfg.sampling.mix_share:g})" if cfg.sampling.mix_share > 0 else "tuned"
     print(markdown_table(["held-out section", "recipe", "bicubic PSNR", "start PSNR / SSIM / LSD",
-                          "tuned PSNR / SSIM / LSD", "tuned - start (dB)", "check"], rows))
+                          f"{tuned_name} PSNR / SSIM / LSD", f"{tuned_name} - start (dB)", "check"], rows))
     if not cases:
         print("held-out check: no held-out section in data.field_dir to compare on")
     elif flags:
         print(f"held-out check: the tuned model loses PSNR against its start on {len(flags)} of {len(cases)} cases: "
               + "; ".join(flags) + ". Keep the start checkpoint for sections like these, or compare further "
-              "(README, 'Training on your own sections')." + stretch_hint(cfg))
+              "(README, 'Training on your own sections')." + safer_options(cfg))
     else:
         print(f"held-out check: the tuned model's PSNR is as good as its start's or better on all {len(cases)} cases "
               f"(held-out sections x recipes {', '.join(RECIPES)}).")

@@ -216,11 +216,22 @@ def test_the_held_out_check_flags_a_tuned_model_worse_than_its_start():
     assert flagged(case(25.0), case(26.0)) == ""
 
 
-def test_a_flagged_check_points_to_time_stretched_targets_only_when_the_run_had_none(tiny_cfg):
-    from benchmarks.held_out_check import stretch_hint
-    assert "data.field_time_stretch=[1.0,2.0]" in stretch_hint(tiny_cfg)
+def test_a_flagged_check_names_only_the_safer_settings_the_run_was_not_checked_with(tiny_cfg):
+    from benchmarks.held_out_check import safer_options
+    assert "sampling.mix_share=0.5" in safer_options(tiny_cfg)
+    assert "data.field_time_stretch=[1.0,2.0]" in safer_options(tiny_cfg)
     tiny_cfg.data.field_time_stretch = [1.0, 2.0]
-    assert stretch_hint(tiny_cfg) == ""
+    assert "field_time_stretch" not in safer_options(tiny_cfg) and "mix_share" in safer_options(tiny_cfg)
+    tiny_cfg.sampling.mix_share = 0.5
+    assert safer_options(tiny_cfg) == ""
+
+
+def test_the_held_out_check_compares_a_mixed_run_with_its_start_as_it_is(tiny_cfg):
+    from benchmarks.held_out_check import check_models
+    tiny_cfg.train.init_from, tiny_cfg.sampling.mix_share = "runs/start/checkpoints/last.pt", 0.5
+    models = check_models(tiny_cfg)
+    assert models["tuned"].sampling.mix_share == 0.5 and models["start"].sampling.mix_share == 0.0
+    assert models["start"].sampling.checkpoint == "runs/start/checkpoints/last.pt"
 
 
 def test_the_held_out_check_can_be_turned_off_and_needs_a_start(trained_tiny, tiny_cfg, tmp_path, capsys):

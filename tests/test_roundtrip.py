@@ -18,7 +18,7 @@ from datasets.degrade import apply_deterministic_part, band_edge, forward_model,
 from datasets.field_patches import FieldPatchSampler, held_out_field_stems, stretched_target
 from diffusion.guidance import consistency_guidance, gaussian_lowpass, observed
 from tests.conftest import bicubic
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.config import validate
 from utils.errors import ConfigError, DataError
 from utils.metrics import calibration, fit_std_scale
@@ -687,6 +687,69 @@ def test_field_training_without_a_section_left_to_train_on_is_refused(tiny_cfg, 
     tiny_cfg.data.field_dir, tiny_cfg.data.field_fraction = str(folder), 0.5
     with pytest.raises(DataError, match="data.field_holdout"):
         train.main(tiny_cfg)
+
+
+def test_mix_share_samples_a_tuned_run_with_weights_between_it_and_its_start(tiny_cfg, tmp_path):
+    import copy
+    train.main(tiny_cfg)
+    start_cfg = copy.deepcopy(tiny_cfg)
+    start_path = Path(tiny_cfg.run.dir) / "checkpoints" / "last.pt"
+    tuned = copy.deepcopy(tiny_cfg)
+    tuned.train.init_from, tuned.run.dir, tuned.train.max_steps = str(start_path), str(tmp_path / "tuned"), 4
+    tuned.train.lr = 0.05  # far enough from the start that the mixed weights differ from both
+    train.main(tuned)
+    start, own = load_checkpoint(start_path)["ema"], load_checkpoint(Path(tuned.run.dir) / "checkpoints" / "last.pt")["ema"]
+    moved = [key for key in own if own[key].is_floating_point() and not torch.equal(own[key], start[key])]
+    assert moved, "the fine-tuning moved the weights"
+
+    def weights(share: float, partner: str = "") -> dict:
+        cfg = copy.deepcopy(tuned)
+        cfg.sampling.mix_share, cfg.sampling.mix_checkpoint = share, partner
+        return sample.load_model(cfg, torch.device("cpu")).net.state_dict()
+    none, half, whole, named = weights(0.0), weights(0.5), weights(1.0), weights(1.0, str(start_path))
+    assert all(torch.equal(none[key], own[key]) for key in own), "share 0: the tuned weights as trained"
+    for key in moved:  # the partner is the run's own start (train.init_from) when none is named
+        assert torch.allclose(half[key], 0.5 * (own[key] + start[key]), atol=1e-6), key
+    assert all(torch.equal(whole[key], start[key]) and torch.equal(named[key], start[key]) for key in own), \
+        "share 1: the start's weights exactly"
+
+    # share 1 predicts exactly as the start does
+    lr = np.random.default_rng(0).standard_normal((2, 32, 32)).astype(np.float32)
+
+    def predictions(cfg) -> list:
+        model = sample.load_model(cfg, torch.device("cpu"))
+        return sample.make_predictor(model.cfg, model.net, torch.device("cpu"))(list(lr), ["a", "b"])
+    at_start = copy.deepcopy(tuned)
+    at_start.sampling.mix_share = 1.0
+    from_start = predictions(start_cfg)
+    assert all(np.array_equal(a, b) for a, b in zip(from_start, predictions(at_start)))
+    assert not all(np.array_equal(a, b) for a, b in zip(from_start, predictions(tuned))), "the tuned run predicts otherwise"
+    settings = sample.prediction_settings(copy.deepcopy(tuned), 4)
+    assert settings["sampling.mix_share"] == 0.0 and "sampling.mix_checkpoint" in settings, "a new share re-makes predictions"
+
+
+def test_mix_share_refuses_what_it_cannot_mix(tiny_cfg, tmp_path):
+    import copy
+    train.main(tiny_cfg)
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg.sampling.mix_share = 0.5
+    with pytest.raises(DataError, match="sampling.mix_share.*train.init_from is empty"):
+        sample.load_model(cfg, torch.device("cpu"))
+    wider = load_checkpoint(Path(tiny_cfg.run.dir) / "checkpoints" / "last.pt")
+    wider["model_args"] = {**wider["model_args"], "base_channels": 2 * wider["model_args"]["base_channels"]}
+    save_checkpoint(tmp_path / "wider.pt", wider)
+    cfg.sampling.mix_checkpoint = str(tmp_path / "wider.pt")
+    with pytest.raises(DataError, match="sampling.mix_checkpoint: .* holds another network"):
+        sample.load_model(cfg, torch.device("cpu"))
+    other_target = load_checkpoint(Path(tiny_cfg.run.dir) / "checkpoints" / "last.pt")
+    other_target["config"]["diffusion"]["target"] = "x0" if tiny_cfg.diffusion.target != "x0" else "residual"
+    save_checkpoint(tmp_path / "other_target.pt", other_target)
+    cfg.sampling.mix_checkpoint = str(tmp_path / "other_target.pt")
+    with pytest.raises(DataError, match="sampling.mix_checkpoint: .* other diffusion settings .*diffusion.target"):
+        sample.load_model(cfg, torch.device("cpu"))
+    cfg.sampling.mix_share = 1.5
+    with pytest.raises(ConfigError, match="sampling.mix_share"):
+        validate(cfg)
 
 
 def test_init_from_starts_with_the_trained_weights(tiny_cfg, tmp_path):

@@ -53,6 +53,17 @@ def check_same_settings(path: str | Path, what: str, section: str, stored: dict,
         raise DataError(f"checkpoint '{path}' was trained with a different {what} ({details})")
 
 
+def mixed_weights(own: dict, other: dict, share: float) -> dict:
+    """Return the state dict (1 - share) own + share other, tensor by tensor; integer tensors keep own's values.
+
+    Both come from one network (same keys and shapes), e.g. a fine-tuned run and the checkpoint it
+    started from: weights fine-tuned from a start stay in its basin, so the line between them holds
+    networks that predict in between (docs/BENCHMARKS.md 9w).
+    """
+    return {key: torch.lerp(value, other[key].to(value), share) if value.is_floating_point() else value
+            for key, value in own.items()}
+
+
 def checkpoint_path(cfg) -> Path:
     """Return sampling.checkpoint, or run.dir/checkpoints/last.pt when it is empty."""
     return Path(cfg.sampling.checkpoint or Path(cfg.run.dir) / "checkpoints" / "last.pt")

@@ -198,6 +198,8 @@ class SamplingConfig:
     field_grid: str  # field .dat outputs: input (output sample 2i at input sample i, as the .sgy) | model (cell-centred)
     grid_files: int  # files shown in the sample grid PNG
     checkpoint: str  # path of the checkpoint; empty means run.dir/checkpoints/last.pt
+    mix_share: float  # > 0: the network's weights are (1 - share) x the checkpoint's + share x mix_checkpoint's
+    mix_checkpoint: str  # the checkpoint mixed in; empty: the one the run started from (its train.init_from)
 
 
 @dataclass
@@ -538,5 +540,6 @@ def validate(cfg: Config) -> None:
     _check(s.tile_size == 0 or 0 <= s.tile_overlap < s.tile_size // 2 + 1, "sampling.tile_overlap",
            "in [0, tile_size / 2]", s.tile_overlap)
     _check(s.grid_files >= 0, "sampling.grid_files", ">= 0", s.grid_files)
+    _check(0 <= s.mix_share <= 1, "sampling.mix_share", "in [0, 1] (0: the checkpoint's own weights)", s.mix_share)
     _check(cfg.eval.dt > 0, "eval.dt", "> 0", cfg.eval.dt)
     _check(cfg.eval.max_freq > 0, "eval.max_freq", "> 0", cfg.eval.max_freq)
