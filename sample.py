@@ -53,7 +53,7 @@ from utils.errors import DataError
 from utils.metrics import compare_to_targets
 from utils.spectra import filter_time
 from utils.plots import plot_sample_grid
-from utils.run_folder import prepare_run_dir, record_run, refuse_input_folders
+from utils.run_folder import held_out_notice, prepare_run_dir, record_run, refuse_input_folders
 from utils.runtime import autocast, pick_device, seed_everything
 
 Predict = Callable[..., list[np.ndarray]]  # predict(sections, names, progress=None, sources=None, weights=None, own=None)
@@ -896,6 +896,9 @@ def main(cfg: Config) -> None:
     mixed = f", {s.mix_share:g} of them from {model.mixed_with}" if model.mixed_with else ""
     print(f"checkpoint {checkpoint_path(cfg)} (step {model.step}, {'EMA' if s.use_ema else 'raw'} weights{mixed}), "
           f"{how}, device {device}")
+    notice = held_out_notice(cfg)
+    if notice:
+        print(notice)
     cfg = settle_earlier_predictions(cfg, out_dir, prediction_settings(cfg, model.step))
     predict = make_predictor(cfg, model.net, device)
     if s.input in ("test", "val"):

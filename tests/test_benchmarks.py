@@ -216,14 +216,36 @@ def test_the_held_out_check_flags_a_tuned_model_worse_than_its_start():
     assert flagged(case(25.0), case(26.0)) == ""
 
 
-def test_a_flagged_check_names_only_the_safer_settings_the_run_was_not_checked_with(tiny_cfg):
-    from benchmarks.held_out_check import safer_options
-    assert "sampling.mix_share=0.5" in safer_options(tiny_cfg)
-    assert "data.field_time_stretch=[1.0,2.0]" in safer_options(tiny_cfg)
+def test_a_flagged_check_tries_only_the_safer_settings_that_change_the_run(tiny_cfg):
+    from benchmarks.held_out_check import overrides_text, safer_settings, tuning_advice
+    tiny_cfg.sampling.self_blend = True
+    assert safer_settings(tiny_cfg) == [{"self_blend_aliased": True}, {"mix_share": 0.5},
+                                        {"mix_share": 0.5, "self_blend_aliased": True}]
+    assert overrides_text(safer_settings(tiny_cfg)[2]) == "sampling.mix_share=0.5 sampling.self_blend_aliased=true"
+    tiny_cfg.sampling.mix_share = 0.75  # a run mixed already keeps its own share: only the cautious check is added
+    assert safer_settings(tiny_cfg) == [{"self_blend_aliased": True}]
+    tiny_cfg.sampling.mix_share, tiny_cfg.sampling.self_blend_aliased = 0.0, True
+    assert safer_settings(tiny_cfg) == [{"mix_share": 0.5}]
+    tiny_cfg.sampling.self_blend, tiny_cfg.sampling.self_blend_aliased = False, False  # no self-check to make cautious
+    assert safer_settings(tiny_cfg) == [{"mix_share": 0.5}]
+    assert "data.field_time_stretch=[1.0,2.0]" in tuning_advice(tiny_cfg)
     tiny_cfg.data.field_time_stretch = [1.0, 2.0]
-    assert "field_time_stretch" not in safer_options(tiny_cfg) and "mix_share" in safer_options(tiny_cfg)
-    tiny_cfg.sampling.mix_share = 0.5
-    assert safer_options(tiny_cfg) == ""
+    assert tuning_advice(tiny_cfg) == ""
+
+
+def test_the_check_advises_the_setting_that_clears_every_case_else_the_smallest_loss():
+    from benchmarks.held_out_check import safest, sampling_advice
+
+    def tried(name: str, flagged: int, mean: float, worst: float) -> dict:
+        return {"overrides": name, "summary": {"flagged": flagged, "cases": 12, "mean_vs_start_db": mean,
+                                               "worst_vs_start_db": worst}}
+    small_loss, many_small = tried("few", 2, -0.07, -1.24), tried("many", 4, -0.01, -0.28)
+    assert safest([small_loss, many_small]) is many_small, "a 1.2 dB loss weighs more than three 0.2 dB ones"
+    assert "smallest loss: many" in sampling_advice([small_loss, many_small])
+    cleared, cleared_better = tried("clear", 0, -0.02, -0.04), tried("clear+", 0, +0.10, -0.03)
+    assert safest([many_small, cleared, cleared_better]) is cleared_better
+    assert sampling_advice([cleared]).startswith(" Sampled with clear the tuned run is flagged on none of the cases")
+    assert safest([]) is None and sampling_advice([]) == ""
 
 
 def test_the_held_out_check_compares_a_mixed_run_with_its_start_as_it_is(tiny_cfg):
@@ -252,6 +274,72 @@ def test_the_held_out_check_can_be_turned_off_and_needs_a_start(trained_tiny, ti
     assert "held-out check: the tuned model" in printed and (out / "held_out_check.json").exists()
     assert run(held_out_check, trained_tiny + [f"run.dir={tmp_path / 'mine'}"]) == 2
     assert "train.init_from" in capsys.readouterr().err
+
+
+def test_a_flagged_check_scores_the_tuned_run_under_each_safer_setting(trained_tiny, tiny_cfg, tmp_path, capsys,
+                                                                      monkeypatch):
+    import copy
+
+    from benchmarks import held_out_check
+    tuned = copy.deepcopy(tiny_cfg)
+    tuned.run.dir, tuned.data.field_dir = str(tmp_path / "mine"), str(tmp_path / "field")
+    tuned.train.init_from = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    tuned.data.field_fraction, tuned.data.field_holdout, tuned.train.held_out_check = 0.5, ["west_36x40"], False
+    train.main(tuned)
+    monkeypatch.setattr(held_out_check, "WORSE_BY", -1e9)  # every case flagged, so the safer settings are tried
+    sampled_with, round_trips = [], held_out_check.round_trips
+
+    def recorded(model_cfg, *args):
+        sampled_with.append((model_cfg.sampling.checkpoint, model_cfg.sampling.mix_share,
+                             model_cfg.sampling.self_blend_aliased))
+        return round_trips(model_cfg, *args)
+    monkeypatch.setattr(held_out_check, "round_trips", recorded)
+    out = tmp_path / "check"
+    assert run(held_out_check, trained_tiny + [f"run.dir={tmp_path / 'mine'}", f"train.init_from={tuned.train.init_from}",
+                                               "sampling.self_blend=true", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    check = json.loads((out / "held_out_check.json").read_text())
+    assert [t["overrides"] for t in check["safer"]] == ["sampling.self_blend_aliased=true", "sampling.mix_share=0.5",
+                                                        "sampling.mix_share=0.5 sampling.self_blend_aliased=true"]
+    checked = {(c["section"], c["recipe"]): c["tuned"]["pred"]["psnr"] for c in check["cases"]}
+    for tried in check["safer"]:
+        assert [(c["section"], c["recipe"]) for c in tried["cases"]] == list(checked)
+        assert all(c["start"] == s["start"] for c, s in zip(tried["cases"], check["cases"])), "one start for all"
+        assert tried["summary"]["flagged"] == len(checked) and tried["overrides"] in printed
+    start = tuned.train.init_from  # a two-step model need not predict otherwise under them: the settings used are read
+    assert sampled_with == [("", 0.0, False), (start, 0.0, False), ("", 0.0, True), ("", 0.5, False), ("", 0.5, True)]
+    assert check["advised"]["overrides"] in [t["overrides"] for t in check["safer"]]
+    assert "No safer sampling setting clears every case; the smallest loss:" in printed
+    # sample.py on the tuned run then names what its check found and advised
+    (tmp_path / "mine" / "held_out_check.json").write_text((out / "held_out_check.json").read_text())
+    import sample
+    sample.main(load_config(None, trained_tiny + [f"run.dir={tmp_path / 'mine'}", "sampling.self_blend=true"]))
+    assert f"it advised sampling with {check['advised']['overrides']}" in capsys.readouterr().out
+
+
+def test_sample_py_names_what_the_runs_held_out_check_found(tiny_cfg, tmp_path):
+    from utils.run_folder import HELD_OUT_CHECK_FILE, held_out_notice
+    tiny_cfg.run.dir = str(tmp_path)
+    assert held_out_notice(tiny_cfg) == "", "no check, no note"
+
+    def checked(flags: list[str], advised: dict | None) -> None:
+        cases = [{"section": "west_36x40", "recipe": "Q", "flag": flag} for flag in flags]
+        (tmp_path / HELD_OUT_CHECK_FILE).write_text(json.dumps({"start": "start.pt", "cases": cases, "advised": advised}))
+    mix = {"overrides": "sampling.mix_share=0.5", "changes": {"mix_share": 0.5}}
+    checked(["", ""], None)
+    assert held_out_notice(tiny_cfg) == "", "nothing flagged, no note"
+    checked(["-1.00 dB PSNR against its start", ""], mix)
+    assert "flagged 1 of 2 cases" in held_out_notice(tiny_cfg)
+    assert "it advised sampling with sampling.mix_share=0.5" in held_out_notice(tiny_cfg)
+    tiny_cfg.sampling.mix_share = 0.5
+    assert held_out_notice(tiny_cfg).endswith("sampling with the setting it advised (sampling.mix_share=0.5)")
+    checked(["-1.00 dB PSNR against its start"], None)
+    assert held_out_notice(tiny_cfg).endswith("keep its start (start.pt) for sections like those")
+    tiny_cfg.sampling.checkpoint = str(tmp_path / "other.pt")
+    assert held_out_notice(tiny_cfg) == "", "another checkpoint than the run's own was not checked"
+    tiny_cfg.sampling.checkpoint = ""
+    (tmp_path / HELD_OUT_CHECK_FILE).write_text("{not json")
+    assert "could not be read" in held_out_notice(tiny_cfg)
 
 
 def test_transfer_runs_named_recipes_and_counts_them_per_recipe(trained_tiny, tmp_path, capsys):

@@ -72,3 +72,32 @@ def record_run(cfg: Config, run_dir: str | Path, script: str) -> None:
     info = {"script": script, "git_commit": git_commit(), "seed": cfg.run.seed,
             "sampling_seed": cfg.sampling.seed, "packages": package_versions()}
     atomic_write_bytes(run_dir / f"{script}_info.json", json.dumps(info, indent=1).encode())
+
+
+HELD_OUT_CHECK_FILE = "held_out_check.json"  # written by benchmarks.held_out_check after a fine-tuning
+
+
+def held_out_notice(cfg: Config) -> str:
+    """Return one line on the run's own held-out check for sample.py ('' when it has none or flagged nothing).
+
+    It names the cases the check flagged and the sampling setting it advised, or says that the
+    sampling settings hold that advice already. Only for the run's own last.pt (sampling.checkpoint empty).
+    """
+    path = Path(cfg.run.dir) / HELD_OUT_CHECK_FILE
+    if cfg.sampling.checkpoint or not path.is_file():
+        return ""
+    try:
+        payload = json.loads(path.read_text())
+        cases = payload["cases"]
+        flagged = [case for case in cases if case["flag"]]
+        advised = payload.get("advised")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"note: {path} could not be read ({type(err).__name__}); run benchmarks.held_out_check again"
+    if not flagged:
+        return ""
+    head = f"note: this run's held-out check flagged {len(flagged)} of {len(cases)} cases ({path})"
+    if not advised:
+        return f"{head}; keep its start ({payload.get('start', 'train.init_from')}) for sections like those"
+    if all(getattr(cfg.sampling, key) == value for key, value in advised["changes"].items()):
+        return f"{head}; sampling with the setting it advised ({advised['overrides']})"
+    return f"{head}; it advised sampling with {advised['overrides']} (or keeping its start for sections like those)"
