@@ -46,7 +46,7 @@ from diffusion.schedule import make_schedule, sampling_gammas
 from diffusion.tiling import NetFn, tiled
 from models.build import build_network
 from utils.atomic import atomic_write_bytes
-from utils.checkpoint import checkpoint_path, load_checkpoint, mixed_weights
+from utils.checkpoint import checkpoint_path, differing_keys, load_checkpoint, mixed_weights
 from utils.cli import run_main
 from utils.config import Config, config_from_dict
 from utils.errors import DataError
@@ -301,7 +301,7 @@ def load_model(cfg: Config, device: torch.device) -> TrainedModel:
             raise DataError(f"sampling.mix_checkpoint: '{partner}' holds another network than '{path}' "
                             f"(model arguments {other['model_args']} vs {state['model_args']})")
         theirs, ours = other["config"].get("diffusion", {}), state["config"].get("diffusion", {})
-        differing = sorted(key for key in set(theirs) | set(ours) if theirs.get(key) != ours.get(key))
+        differing = differing_keys(theirs, ours)
         if differing:  # the same network trained to predict another thing: a mix would predict neither
             shown = ", ".join(f"diffusion.{key}: {theirs.get(key)!r} vs {ours.get(key)!r}" for key in differing)
             raise DataError(f"sampling.mix_checkpoint: '{partner}' was trained with other diffusion settings "

@@ -41,12 +41,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
+def differing_keys(a: dict, b: dict) -> list[str]:
+    """Return the keys, sorted, whose values differ between a and b (a key missing from one counts as None there)."""
+    return sorted(key for key in set(a) | set(b) if a.get(key) != b.get(key))
+
+
 def check_same_settings(path: str | Path, what: str, section: str, stored: dict, expected: dict) -> None:
     """Raise when stored settings differ from the config's, listing every differing `section.key`.
 
     what names the kind of difference in the message, e.g. "model" or "diffusion setting".
     """
-    differing = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
+    differing = differing_keys(stored, expected)
     if differing:
         details = ", ".join(f"{section}.{k}: checkpoint {stored.get(k)!r} vs config {expected.get(k)!r}"
                             for k in differing)
