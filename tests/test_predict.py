@@ -371,15 +371,17 @@ def test_flipped_samples_come_back_on_the_input_grid(data_cfg, gammas):
         g = gamma_from_noise_input(s).float().view(-1, 1, 1, 1)
         return (x_t - g.sqrt() * 2 * cond) / (1 - g).sqrt()
 
-    for objective, net in (("diffusion", diffusion_net), ("regression", lambda x_t, cond, s: 2 * cond)):
+    cases = (("diffusion", "x0", diffusion_net), ("diffusion", "residual", diffusion_net),
+             ("regression", "x0", lambda x_t, cond, s: 2 * cond))
+    for objective, target, net in cases:  # residual: the condition is added back in the flipped frame, then unflipped
         plain = with_sampling(data_cfg, eta=1.0, num_samples=1, batch_size=8, tile_size=0)
-        plain.model.objective = objective
+        plain.model.objective, plain.diffusion.target = objective, target
         ((one,),) = super_resolve(net, [lr], ["a"], plain, gammas, CPU)
         run = with_sampling(plain, num_samples=4, flips=True)
         (samples,) = super_resolve(net, [lr], ["a"], run, gammas, CPU)
-        assert samples.shape == (4, 24, 20), objective
+        assert samples.shape == (4, 24, 20), (objective, target)
         for k in range(4):
-            np.testing.assert_allclose(samples[k], one, rtol=0, atol=1e-4 * np.abs(one).max(), err_msg=objective)
+            np.testing.assert_allclose(samples[k], one, rtol=0, atol=1e-4 * np.abs(one).max(), err_msg=f"{objective} {target}")
 
 
 def test_flips_change_what_a_non_symmetric_network_sees(data_cfg, gammas):
