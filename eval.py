@@ -114,6 +114,11 @@ def format_calibration(calib: dict) -> str:
                               for z in c["coverage"])
             lines.append(f"coverage, {kind} (scale {c['scale']:.2f}): {cells}; "
                          f"rank correlation std ~ |error| {c['spearman_std_abs_error']:.2f}")
+    sections = calib.get("per_section", {})
+    if sections and all("coverage_recalibrated" in v for v in sections.values()):
+        one = [100 * v["coverage_recalibrated"]["1"] for v in sections.values()]
+        lines.append(f"coverage at 1 std with the validation scale, per section: {min(one):.1f} to {max(one):.1f} % "
+                     f"over {len(one)} section(s)")
     if "note" in calib:
         lines.append(calib["note"])
     return "\n".join(lines)
@@ -198,7 +203,7 @@ def calibrate_roundtrip_std(rows: list[dict], validation: tuple[float | None, st
     one a user without any HR section can apply. leave_one_out: each section's std scaled by the
     one scalar (fit_std_scale) fitted on the other held-out sections, never on itself, then pooled:
     how well a scale learnt on some real sections carries to another. per_section: raw coverage at
-    1, 2 and 3 std and that section's leave-one-out scale.
+    1, 2 and 3 std, with the validation scale when there is one, and that section's leave-one-out scale.
     """
     held = [r for r in rows if r["group"] == "held out" and r["std"] is not None and r["metrics"]]
     if not held:
@@ -222,6 +227,9 @@ def calibrate_roundtrip_std(rows: list[dict], validation: tuple[float | None, st
         c = calibration([r["original"]], [r["pred"]], [r["std"]])
         out["per_section"][r["name"]] = {"coverage_raw": c["coverage"], "spearman_std_abs_error": c["spearman_std_abs_error"],
                                          "leave_one_out_scale": scales.get(r["name"])}
+        if scale is not None:
+            recalibrated = calibration([r["original"]], [r["pred"]], [r["std"]], scale)["coverage"]
+            out["per_section"][r["name"]]["coverage_recalibrated"] = recalibrated
     # Sections come in their own units, so a rank correlation over all their pixels would mostly
     # rank the sections by amplitude: report the median of each section's own instead.
     within = float(np.median([v["spearman_std_abs_error"] for v in out["per_section"].values()]))

@@ -395,6 +395,11 @@ def test_roundtrip_scores_every_section_against_its_original(tiny_cfg, field_dir
     assert calib["recalibrated"]["scale"] == pytest.approx(scale) and calib["recalibrated"]["fitted_on"].startswith("validation")
     assert calib["recalibrated"]["coverage"] == calibration([r["original"] for r in rows], [r["pred"] for r in rows],
                                                             [r["std"] for r in rows], scale)["coverage"]
+    for r in rows:  # each section on its own at the same scale: how far one scale is from fitting every section
+        own = calibration([r["original"]], [r["pred"]], [r["std"]], scale)["coverage"]
+        assert calib["per_section"][r["name"]]["coverage_recalibrated"] == own
+    one = [100 * v["coverage_recalibrated"]["1"] for v in calib["per_section"].values()]
+    assert f"per section: {min(one):.1f} to {max(one):.1f} %" in eval_script.format_calibration(calib)
 
 
 # ---------------------------------------------------------------- self-check blend (sampling.self_blend)
