@@ -24,6 +24,7 @@ from datasets.dat_io import list_field_files, read_field
 from datasets.field_patches import FieldPatchSampler, MixedSampler, held_out_field_stems
 from datasets.heldout import HeldOut, load_heldout
 from datasets.pairs import PatchSampler, find_pairs, list_stems, load_or_make_split, read_sections
+from datasets.prefetch import training_batches
 from diffusion.loss import diffusion_loss, regression_loss, training_target
 from diffusion.schedule import make_schedule, sampling_gammas
 from models.build import build_network, network_args, stored_network_args
@@ -364,6 +365,8 @@ def main(cfg: Config) -> torch.nn.Module:
                dynamic_ncols=True, file=sys.stdout)
     clock = {"start": time.perf_counter(), "data": 0.0}
     started, last_step = time.perf_counter(), state.step >= cfg.train.max_steps
+    batches = training_batches(state.sampler, cfg.train.batch_size, cfg.data.workers,
+                               [cfg.run.seed, dist_info.rank, state.step], device.type == "cuda")
     state.net.train()
     while not last_step:
         for group in state.optimizer.param_groups:
@@ -371,7 +374,10 @@ def main(cfg: Config) -> torch.nn.Module:
                                         cfg.train.max_steps, cfg.train.lr_final)
         # Draw a batch of patches.
         t_data = time.perf_counter()
-        x0, cond = (t.to(device, non_blocking=True) for t in state.sampler.draw(cfg.train.batch_size))
+        x0, cond, drawn_state = next(batches)
+        if drawn_state is not None:  # drawn by a worker: checkpoints continue its stream
+            state.sampler.load_state_dict(drawn_state)
+        x0, cond = x0.to(device, non_blocking=True), cond.to(device, non_blocking=True)
         clock["data"] += time.perf_counter() - t_data
         # Forward and backward.
         target = training_target(x0, cond, cfg.diffusion.target)
@@ -396,6 +402,7 @@ def main(cfg: Config) -> torch.nn.Module:
         if dist_info.is_main:
             after_step(cfg, state, val_set, device, bar, clock, last_step)
     bar.close()
+    batches.close()  # stops the data workers
     if dist_info.is_main:
         if not last.exists():  # resumed at or past max_steps: nothing trained, keep what is there
             write_checkpoint(cfg, state)

@@ -2,7 +2,8 @@
 
     python -m benchmarks.train_speed [--config PARTIAL.yaml] [section.key=value ...]
         [--patches 64,128] [--steps 20] [--warmup 3] [--max-seconds 120] [--label NAME] [--out DIR]
-A step is train.py's: draw a batch (PatchSampler.draw, data in memory), diffusion_loss forward,
+A step is train.py's: take a batch (PatchSampler.draw, data in memory; in data.workers background
+processes when > 0, as train.py draws them), diffusion_loss forward,
 backward, clip, Adam step, EMA update, loss.item(). Warm-up steps are excluded; the median of the
 measured steps is reported. Rows are merged by (label, patch) into OUT/train_speed.json, so runs
 with different configs (paper, quick) share one table and one plot (OUT/train_speed.png).
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from benchmarks.common import (config_label, int_list, load_average, machine_info, markdown_table, merge_rows,
                                output_dir, peak_memory_mb, run_benchmark, start_peak_memory, sync, write_json)
 from datasets.pairs import PatchSampler, find_pairs, read_sections
+from datasets.prefetch import training_batches
 from diffusion.loss import diffusion_loss
 from diffusion.schedule import make_schedule
 from models.build import build_network, network_args
@@ -58,8 +60,8 @@ def training_sections(cfg: Config, n: int) -> tuple[np.ndarray, np.ndarray | Non
     return hr, (lr if cfg.data.source == "pairs" else None), source
 
 
-def make_train_step(cfg: Config, device: torch.device, sampler: PatchSampler):
-    """Return (step(i) -> (data seconds, step seconds), parameter count), set up exactly as train.py."""
+def make_train_step(cfg: Config, device: torch.device, batches):
+    """Return (step(i) -> (data seconds, step seconds), parameter count), set up exactly as train.py; batches: training_batches."""
     net = build_network(network_args(cfg.model, cfg.diffusion.eps_skip)).to(device)
     if device.type == "cuda" and cfg.train.channels_last:
         net.to(memory_format=torch.channels_last)
@@ -75,7 +77,7 @@ def make_train_step(cfg: Config, device: torch.device, sampler: PatchSampler):
         sync(device)
         start = time.perf_counter()
         # Data.
-        x0, cond = sampler.draw(cfg.train.batch_size)
+        x0, cond, _ = next(batches)
         x0, cond = x0.to(device, non_blocking=True), cond.to(device, non_blocking=True)
         sync(device)
         data_s = time.perf_counter() - start
@@ -97,8 +99,9 @@ def measure_patch(cfg: Config, device: torch.device, hr, lr, patch: int, bench_a
     cfg = copy.deepcopy(cfg)
     cfg.data.patch_size = patch
     sampler = PatchSampler(hr, lr, cfg.data, cfg.degradation, seed=cfg.run.seed)
+    batches = training_batches(sampler, cfg.train.batch_size, cfg.data.workers, [cfg.run.seed, 0, 0], device.type == "cuda")
     baseline = start_peak_memory(device)  # model, grads, Adam state, EMA and activations count; data does not
-    step, n_params = make_train_step(cfg, device, sampler)
+    step, n_params = make_train_step(cfg, device, batches)
     load_before = load_average()
     data_s, step_s = [], []
     with tqdm(total=bench_args.warmup + bench_args.steps, desc=f"patch {patch}", file=sys.stdout) as bar:
@@ -113,8 +116,9 @@ def measure_patch(cfg: Config, device: torch.device, hr, lr, patch: int, bench_a
             bar.update(1)
             if len(step_s) >= 2 and time.perf_counter() - started > bench_args.max_seconds:
                 break
+    batches.close()
     median = statistics.median(step_s)
-    return {"patch": patch, "batch": cfg.train.batch_size, "params_m": n_params / 1e6,
+    return {"patch": patch, "batch": cfg.train.batch_size, "workers": cfg.data.workers, "params_m": n_params / 1e6,
             "model": network_args(cfg.model, cfg.diffusion.eps_skip), "precision": cfg.train.precision if device.type == "cuda" else "fp32",
             "ms_per_step": 1e3 * median, "ms_per_step_min": 1e3 * min(step_s), "ms_per_step_max": 1e3 * max(step_s),
             "images_per_s": cfg.train.batch_size / median, "data_ms": 1e3 * statistics.median(data_s),
@@ -134,7 +138,7 @@ def plot_rows(rows: list[dict], path) -> None:
     axes[0].set(ylabel="ms per step (median)", yscale="log", title=f"training step, batch {rows[0]['batch']}")
     axes[1].bar(names, [100 * r["data_share"] for r in rows], color="tab:orange")
     axes[1].axhline(5, color="k", ls="--", lw=1, label="5 % target")
-    axes[1].set(ylabel="% of step time drawing data", title="PatchSampler.draw share")
+    axes[1].set(ylabel="% of step time waiting for data", title="PatchSampler.draw share")
     axes[1].legend()
     for ax in axes:
         ax.grid(alpha=0.3, axis="y")
@@ -144,9 +148,9 @@ def plot_rows(rows: list[dict], path) -> None:
 def table(rows: list[dict], device: torch.device) -> str:
     mem = "peak GPU mem (MiB)" if device.type == "cuda" else "peak RSS increase (MiB)"
     return markdown_table(
-        ["profile", "params (M)", "patch", "batch", "ms/step (median)", "min..max", "images/s", "data share", mem,
+        ["profile", "params (M)", "patch", "batch", "data workers", "ms/step (median)", "min..max", "images/s", "data share", mem,
          "steps"],
-        [[r["label"], f"{r['params_m']:.2f}", r["patch"], r["batch"], f"{r['ms_per_step']:.0f}",
+        [[r["label"], f"{r['params_m']:.2f}", r["patch"], r["batch"], r.get("workers", 0), f"{r['ms_per_step']:.0f}",
           f"{r['ms_per_step_min']:.0f}..{r['ms_per_step_max']:.0f}", f"{r['images_per_s']:.2f}",
           f"{100 * r['data_share']:.2f} %", f"{r['peak_mem_mb']:.0f}", r["n_measured"]] for r in rows])
 

@@ -14,6 +14,7 @@ from datasets.dat_io import field_name, field_shape, read_dat, read_field, write
 from datasets.normalize import denormalize, normalize, section_stats
 from datasets.pairs import (PatchSampler, augment_patch, find_pairs, load_or_make_split, make_split, normalise_pairs,
                             read_sections)
+from datasets.prefetch import training_batches
 from utils.config import load_config
 from utils.errors import DataError
 
@@ -315,6 +316,27 @@ def test_patch_sampler_fresh_draws_seeded_and_resumable():
     for x0_c, (x0_e, cond_e) in zip([resumed.draw(2) for _ in range(2)], expected):
         np.testing.assert_array_equal(x0_c[0].numpy(), x0_e.numpy())
         np.testing.assert_array_equal(x0_c[1].numpy(), cond_e.numpy())
+
+
+def first_batches(stream, n: int) -> list[np.ndarray]:
+    out = [next(stream)[0].numpy() for _ in range(n)]
+    stream.close()
+    return out
+
+
+def test_several_data_workers_draw_repeatable_streams_of_their_own():
+    """data.workers > 1: worker k reseeds its copy with seed + [k]; the batches come round-robin, repeatably."""
+    batches = first_batches(training_batches(make_sampler(seed=7), 2, 2, [7, 0, 0]), 4)
+    again = first_batches(training_batches(make_sampler(seed=7), 2, 2, [7, 0, 0]), 4)
+    for a, b in zip(batches, again):
+        np.testing.assert_array_equal(a, b)
+    for k in range(2):  # batch 2 j + k is worker k's j-th draw
+        own = make_sampler(seed=0)
+        own.reseed([7, 0, 0, k])
+        for j in range(2):
+            np.testing.assert_array_equal(batches[2 * j + k], own.draw(2)[0].numpy())
+    assert not np.array_equal(batches[0], batches[1]), "each worker draws its own stream"
+    assert not np.array_equal(batches[0], first_batches(training_batches(make_sampler(seed=7), 2, 2, [7, 0, 2]), 1)[0])
 
 
 def flip_views(patch: np.ndarray) -> list[np.ndarray]:

@@ -71,6 +71,24 @@ def test_resume_continues_bit_exactly(toy_data, tmp_path, dropout):
         assert torch.equal(a["ema"][key], b["ema"][key]), key
 
 
+def test_a_data_worker_draws_the_same_batches_and_resumes_its_stream(toy_data, tmp_path):
+    """data.workers=1 moves the drawing into a background process: the weights must be those of drawing in-process,
+    also across a resume (the checkpoint holds the worker's stream, not the training process's idle one)."""
+    common = toy_data + TINY_MODEL + ["train.batch_size=2", "train.log_every=1", "train.val_every=0", "run.device=cpu"]
+    straight = load_config(None, common + [f"run.dir={tmp_path / 'a'}", "train.max_steps=4", "train.ckpt_every=4"])
+    train.main(straight)
+    for steps in (2, 4):
+        worker = load_config(None, common + [f"run.dir={tmp_path / 'b'}", f"train.max_steps={steps}",
+                                             "train.ckpt_every=2", "data.workers=1"])
+        train.main(worker)
+    a = load_checkpoint(tmp_path / "a/checkpoints/last.pt")
+    b = load_checkpoint(tmp_path / "b/checkpoints/last.pt")
+    assert a["step"] == b["step"] == 4
+    assert a["rng"]["sampler"] == b["rng"]["sampler"]
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+
+
 def test_loss_scaler_state_travels_in_the_checkpoint(tiny_cfg, tmp_path):
     """fp16 on CUDA scales the loss; a resumed run must continue with the scale it had reached."""
     train.start_run(tiny_cfg)

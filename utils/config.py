@@ -51,6 +51,7 @@ class DataConfig:
     field_versions: int  # degraded versions of each training field section, drawn once (noise and band vary)
     field_time_stretch: list[float]  # [min, max] factor by which each version's target is sampled more finely in time
     augment: str  # none | flips (time and trace flips) | flips_rot90 (also quarter turns, which swap time and trace)
+    workers: int  # background processes that draw training batches (datasets/prefetch.py); 0: the training process itself
 
 
 @dataclass
@@ -432,6 +433,7 @@ def validate(cfg: Config) -> None:
     factor = 2 ** (len(m.channel_mults) - 1)
     _check(d.patch_size > 0 and d.patch_size % max(factor, 2) == 0, "data.patch_size",
            f"a positive multiple of {max(factor, 2)} (the U-Net's downsampling factor)", d.patch_size)
+    _check(d.workers >= 0, "data.workers", "0 or more worker processes", d.workers)
     _check(d.patch_size <= min(d.hr_shape), "data.patch_size",
            f"at most the HR image side {min(d.hr_shape)}", d.patch_size)
     for key, pair in (("degradation.noise_std", deg.noise_std),
