@@ -386,7 +386,7 @@ def main(cfg: Config) -> torch.nn.Module:
                 loss = regression_loss(train_net, target, cond, cfg.diffusion.loss).mean()
             else:
                 loss = diffusion_loss(train_net, target, cond, alpha_bar, state.noise_gen, cfg.diffusion.loss,
-                                      cfg.diffusion.min_snr, cfg.diffusion.snr_floor).mean()
+                                      cfg.diffusion.min_snr, cfg.diffusion.snr_floor, cfg.diffusion.top_share).mean()
         loss_value = loss.item()  # the one host-device sync of a step
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"loss is {loss_value} at step {state.step}; lower train.lr or check the data")

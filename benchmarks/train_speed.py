@@ -84,7 +84,7 @@ def make_train_step(cfg: Config, device: torch.device, batches):
         # Forward, backward, update, EMA: train.py's loop body.
         with autocast(device, cfg.train.precision):
             loss = diffusion_loss(train_net, x0, cond, alpha_bar, noise_gen, cfg.diffusion.loss,
-                                  cfg.diffusion.min_snr, cfg.diffusion.snr_floor).mean()
+                                  cfg.diffusion.min_snr, cfg.diffusion.snr_floor, cfg.diffusion.top_share).mean()
         apply_gradients(loss, net, optimizer, scaler, cfg.train.grad_clip)
         update_ema(ema_net, net, i + 1, cfg.train.ema_decay)
         loss.item()

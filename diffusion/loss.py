@@ -15,10 +15,17 @@ def training_target(x0: torch.Tensor, cond: torch.Tensor, target: str) -> torch.
 
 
 def draw_gamma(alpha_bar: torch.Tensor, batch: int, generator: torch.Generator | None = None,
-               device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (t, gamma), each shape (batch,): t uniform in 1..T, gamma uniform in [alpha_bar_t, alpha_bar_{t-1}]."""
+               device: torch.device | str = "cpu", top_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (t, gamma), each shape (batch,): t uniform in 1..T, gamma uniform in [alpha_bar_t, alpha_bar_{t-1}].
+
+    top_share > 0: each t is T (the noisiest level, where a one-step sampler starts) with that
+    probability, else uniform; 0 draws exactly as before (no extra random numbers).
+    """
     num_steps = len(alpha_bar) - 1
     t = torch.randint(1, num_steps + 1, (batch,), generator=generator, device=device)
+    if top_share > 0:
+        top = torch.rand(batch, generator=generator, device=device) < top_share
+        t = torch.where(top, torch.full_like(t, num_steps), t)
     u = torch.rand(batch, generator=generator, device=device, dtype=torch.float64)
     table = alpha_bar.to(device)
     gamma = table[t] + u * (table[t - 1] - table[t])
@@ -60,14 +67,14 @@ def snr_weight(gamma: torch.Tensor, cap: float, floor: float = 0.0, norm: str = 
 
 def diffusion_loss(net, x0: torch.Tensor, cond: torch.Tensor, alpha_bar: torch.Tensor,
                    generator: torch.Generator | None = None, norm: str = "l1",
-                   min_snr: float = 0.0, snr_floor: float = 0.0) -> torch.Tensor:
+                   min_snr: float = 0.0, snr_floor: float = 0.0, top_share: float = 0.0) -> torch.Tensor:
     """Return the per-sample loss, shape (B,): mean |net(x_t, cond, s) - eps|^p over pixels.
 
     x0, cond: (B, 1, H, W) normalised HR target and upsampled condition; min_snr and snr_floor
-    weight each sample by snr_weight (both 0: the paper's unweighted loss).
+    weight each sample by snr_weight (both 0: the paper's unweighted loss); top_share: draw_gamma's.
     """
     batch = x0.shape[0]
-    _, gamma = draw_gamma(alpha_bar, batch, generator, x0.device)
+    _, gamma = draw_gamma(alpha_bar, batch, generator, x0.device, top_share)
     eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     x_t = add_noise(x0, gamma, eps)
     eps_pred = net(x_t, cond, noise_input(gamma)).float()

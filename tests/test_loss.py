@@ -95,6 +95,19 @@ def test_a_batch_of_64_holds_several_t_and_all_t_are_reachable():
     assert sorted(torch.unique(t).tolist()) == list(range(1, 11)), "t must be uniform over 1..T, ends included"
 
 
+def test_top_share_puts_that_share_of_draws_at_the_noisiest_level_and_zero_draws_as_before():
+    alpha_bar = linear_alpha_bar()
+    t0, gamma0 = draw_gamma(alpha_bar, 4096, torch.Generator().manual_seed(7))
+    t_off, gamma_off = draw_gamma(alpha_bar, 4096, torch.Generator().manual_seed(7), top_share=0.0)
+    assert torch.equal(t0, t_off) and torch.equal(gamma0, gamma_off), "0 must not change the random stream"
+    t, gamma = draw_gamma(alpha_bar, 20000, torch.Generator().manual_seed(8), top_share=0.5)
+    at_top = (t == T).float().mean().item()
+    assert 0.49 < at_top < 0.51 + 1 / T, at_top  # half at T, plus the uniform half's 1 / T share
+    rest = t[t < T]
+    assert 0.4 < rest.float().mean().item() / T < 0.6 and len(torch.unique(rest)) > T // 2, "the rest stays uniform"
+    assert ((gamma >= alpha_bar[t]) & (gamma <= alpha_bar[t - 1])).all()
+
+
 def test_diffusion_loss_feeds_the_net_noise_input_of_its_gamma():
     """A spy net: s is noise_input(gamma) of the drawn gamma and x_t is add_noise with that gamma."""
     alpha_bar = linear_alpha_bar()

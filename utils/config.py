@@ -135,6 +135,7 @@ class DiffusionConfig:
     loss: str  # l1 | l2, norm of (predicted noise - true noise)
     min_snr: float  # > 0: cap the loss's weight on x0 errors at this SNR (Min-SNR); 0: no cap (paper)
     snr_floor: float  # > 0: weigh x0 errors at least as at this SNR (lifts the noisiest levels); 0: off (paper)
+    top_share: float  # share of training draws at the noisiest level t = T, where one DDIM step starts; 0: t uniform (paper)
     eps_skip: bool  # noise predictor carries x_t through a sqrt(1-gamma) skip (models/noise_predictor.py)
     target: str  # x0: diffuse the HR section | residual: diffuse HR minus the upsampled input
 
@@ -489,6 +490,7 @@ def validate(cfg: Config) -> None:
     _check(df.min_snr >= 0, "diffusion.min_snr", ">= 0 (0 disables the cap)", df.min_snr)
     _check(df.snr_floor >= 0 and (df.min_snr == 0 or df.snr_floor <= df.min_snr), "diffusion.snr_floor",
            ">= 0 and at most diffusion.min_snr when that is set", df.snr_floor)
+    _check(0 <= df.top_share < 1, "diffusion.top_share", "in [0, 1) (a share of the training draws)", df.top_share)
     _choice("diffusion.target", df.target, ("x0", "residual"))
     _choice("model.objective", m.objective, ("diffusion", "regression"))
     _check(t.batch_size > 0, "train.batch_size", "> 0", t.batch_size)
