@@ -12,6 +12,7 @@ import torch
 import eval as eval_script
 import sample
 import train
+from diffusion.loss import diffusion_loss
 from tests.conftest import REPO, TINY_MODEL
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.config import config_from_dict, load_config
@@ -87,6 +88,21 @@ def test_a_data_worker_draws_the_same_batches_and_resumes_its_stream(toy_data, t
     assert a["rng"]["sampler"] == b["rng"]["sampler"]
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_train_draws_the_configured_share_of_levels_at_t_max(toy_data, tmp_path, monkeypatch):
+    """diffusion.top_share reaches the loss: a train.py that dropped it would train the one-step level no more often."""
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(args[8] if len(args) > 8 else kwargs.get("top_share", 0.0))
+        return diffusion_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train, "diffusion_loss", spy)
+    cfg = load_config(None, toy_data + TINY_MODEL + [f"run.dir={tmp_path / 'r'}", "train.max_steps=2", "train.val_every=0",
+                                                     "run.device=cpu", "diffusion.top_share=0.75"])
+    train.main(cfg)
+    assert seen == [0.75, 0.75]
 
 
 def test_loss_scaler_state_travels_in_the_checkpoint(tiny_cfg, tmp_path):
